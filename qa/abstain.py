@@ -1,0 +1,64 @@
+"""Abstention: a small logistic model over retrieval and selection features.
+
+It is fitted by ``qa calibrate`` on questions written for this project
+(``qa/data/calibration.jsonl``: answerable and unanswerable), and the fitted
+coefficients are stored in ``qa/data/abstention.json`` beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent / "data"
+COEFFICIENTS = DATA / "abstention.json"
+FEATURES = ["top_dense", "top_overlap", "top_score", "unknown_share", "margin"]
+
+
+def features(query, candidates, analyzer) -> list[float]:
+    """The numbers abstention looks at, in FEATURES order."""
+    top = candidates[0] if candidates else None
+    second = candidates[1].score if len(candidates) > 1 else 0.0
+    return [
+        top.dense if top else 0.0,
+        top.overlap if top else 0.0,
+        top.score if top else 0.0,
+        analyzer.unknown_share(query),
+        (top.score - second) if top else 0.0,
+    ]
+
+
+@dataclass
+class Abstainer:
+    """p(answerable) = sigmoid(bias + weights . features); abstain below ``threshold``."""
+
+    weights: list[float]
+    bias: float
+    threshold: float = 0.5
+
+    def probability(self, values: list[float]) -> float:
+        z = self.bias + sum(w * x for w, x in zip(self.weights, values))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    @classmethod
+    def default(cls) -> "Abstainer":
+        """The calibrated model if present, else a conservative hand-set one."""
+        if COEFFICIENTS.is_file():
+            data = json.loads(COEFFICIENTS.read_text())
+            return cls(data["weights"], data["bias"], data["threshold"])
+        return cls([8.0, 6.0, 0.0, -6.0, 0.0], -5.0)
+
+    @classmethod
+    def fit(cls, rows: list[list[float]], answerable: list[bool]) -> "Abstainer":
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=1000)
+        model.fit(rows, answerable)
+        return cls([float(w) for w in model.coef_[0]], float(model.intercept_[0]))
+
+    def save(self, path: Path = COEFFICIENTS, provenance: dict | None = None) -> None:
+        data = {"features": FEATURES, "weights": self.weights, "bias": self.bias,
+                "threshold": self.threshold, **(provenance or {})}
+        path.write_text(json.dumps(data, indent=2) + "\n")

@@ -1,0 +1,233 @@
+"""Answer: pick the sentences or table rows that answer a question, quote them, cite them, or abstain.
+
+``Pipeline(index).ask(question, history)`` runs the stages in order:
+query understanding -> hybrid retrieval -> sentence/row selection ->
+abstention -> citations. Every quoted text is a unit of the index, verbatim.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass, field
+
+from qa.abstain import Abstainer, features
+from qa.citations import Citation, Quote, cite
+from qa.index import Index, Unit
+from qa.query import QueryAnalyzer
+from qa.retrieve import HybridRetriever, Retrieval
+from qa.text import index_terms
+
+MAX_ANSWER_WORDS = 80
+# A sentence opening with one of these leans on the sentence before it.
+_LEANING_OPENERS = re.compile(r"^(This|These|They|It|Its|Such|Those|Their|He|She|Both|The latter|The former)\b")
+_LIST_CUES = re.compile(r"\b(which|what)\s+(\w+\s+){0,2}(\w+s)\b|\blist\b|\bname\b", re.I)
+
+
+@dataclass
+class RankedPassage:
+    id: str
+    doc: str
+    section: str
+    kind: str
+    text: str
+    score: float
+    refs: list[int]
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    confidence: float
+    sentences: list[Quote]
+    citations: list[Citation]
+    passages: list[RankedPassage]
+    timing_ms: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+
+
+@dataclass
+class Candidate:
+    unit: Unit
+    score: float
+    dense: float
+    overlap: float
+
+
+class Pipeline:
+    """The whole question-answering path over one loaded index."""
+
+    def __init__(self, index: Index, fusion: str = "linear", expand_queries: bool = True,
+                 abstainer: Abstainer | None = None):
+        self.index = index
+        self.analyzer = QueryAnalyzer(index.documents.values(), index.passages)
+        self.retriever = HybridRetriever(index, fusion=fusion)
+        self.expand_queries = expand_queries
+        self.abstainer = abstainer or Abstainer.default()
+        self._unit_terms = {u.id: set(index_terms(u.text)) for u in index.units}
+        df: dict[str, int] = {}
+        for terms in self._unit_terms.values():
+            for t in terms:
+                df[t] = df.get(t, 0) + 1
+        self._idf = {t: math.log(1 + len(index.units) / n) for t, n in df.items()}
+        self._max_idf = math.log(1 + len(index.units))
+
+    def ask(self, question: str, history: list[dict] | None = None, top_k: int = 8) -> Answer:
+        """Answer ``question`` (with earlier turns in ``history``) from the index."""
+        timing = {}
+        started = time.perf_counter()
+        query = self.analyzer.analyze(question, history)
+        if not self.expand_queries:
+            query.dense_text, query.terms = query.question, index_terms(query.question)
+        timing["understand"] = _ms(started)
+        mark = time.perf_counter()
+        retrieval = self.retriever.search(query, k=max(top_k, 10))
+        timing["retrieve"] = _ms(mark)
+        mark = time.perf_counter()
+        candidates = self._candidates(retrieval)
+        chosen = self._select(candidates, retrieval)
+        timing["select"] = _ms(mark)
+        probability = self.abstainer.probability(features(query, candidates, self.analyzer))
+        passages = [RankedPassage(h.passage.id, h.passage.doc, h.passage.section, h.passage.kind, h.passage.text,
+                                  round(h.score, 4), list(h.passage.refs)) for h in retrieval.hits[:top_k]]
+        if not chosen or probability < self.abstainer.threshold:
+            timing["total"] = _ms(started)
+            return Answer(question, _abstention_text(), True, round(probability, 3), [], [], passages, timing,
+                          reason="No passage of the reviews matches the question closely enough.")
+        sentences, citations = cite(chosen, self.index)
+        answer = " ".join(f"{s.text} [{s.citation}]" for s in sentences)
+        timing["total"] = _ms(started)
+        return Answer(question, answer, False, round(probability, 3), sentences, citations, passages, timing)
+
+    def abstention_features(self, question: str, history: list[dict] | None = None) -> list[float]:
+        """The abstention features of ``question`` (what ``qa calibrate`` fits on)."""
+        query = self.analyzer.analyze(question, history)
+        return features(query, self._candidates(self.retriever.search(query, k=10)), self.analyzer)
+
+    def support(self, claim: str, k: int = 5) -> dict:
+        """The units that best support ``claim`` (one per passage, best first) and p(supported)."""
+        query = self.analyzer.analyze(claim)
+        candidates = self._candidates(self.retriever.search(query, k=10))
+        probability = self.abstainer.probability(features(query, candidates, self.analyzer))
+        if not candidates or probability < self.abstainer.threshold:
+            return {"units": [], "confidence": round(probability, 3)}
+        units, seen = [], set()
+        for candidate in candidates:
+            if candidate.unit.passage_id in seen or candidate.score < 0.6 * candidates[0].score:
+                continue
+            seen.add(candidate.unit.passage_id)
+            units.append((candidate.unit, candidate.score))
+        return {"units": units[:k], "confidence": round(probability, 3)}
+
+    def _candidates(self, retrieval: Retrieval) -> list[Candidate]:
+        """Units of the top passages and the top units, scored against the question."""
+        query = retrieval.query
+        focus = set(query.focus_terms) or set(query.terms)
+        weight = sum(self._idf.get(t, self._max_idf) for t in focus) or 1.0
+        top_passages = {h.passage.id: h.score for h in retrieval.hits}
+        best_passage = max(top_passages.values(), default=1.0) or 1.0
+        best_sparse = max((h.sparse for h in retrieval.unit_hits), default=1.0) or 1.0
+        pool = {h.unit.id: h for h in retrieval.unit_hits[:40]}
+        for hit in retrieval.unit_hits:
+            if hit.unit.passage_id in top_passages:
+                pool.setdefault(hit.unit.id, hit)
+        candidates = []
+        for hit in pool.values():
+            unit = hit.unit
+            terms = self._unit_terms[unit.id]
+            overlap = sum(self._idf.get(t, self._max_idf) for t in focus if t in terms) / weight
+            score = (0.45 * hit.dense + 0.35 * overlap + 0.1 * hit.sparse / best_sparse
+                     + 0.1 * top_passages.get(unit.passage_id, 0.0) / best_passage)
+            if query.wants_refs and unit.refs:
+                score += 0.05
+            if query.cited_ref is not None and query.cited_ref in unit.refs:
+                score += 0.3
+            if query.table is not None and unit.kind == "table_row":
+                passage = self.index.passage_by_id[unit.passage_id]
+                score += 0.1 if passage.table == query.table else 0.0
+            if query.doc and unit.doc != query.doc:
+                score -= 0.15
+            candidates.append(Candidate(unit, score, hit.dense, overlap))
+        candidates.sort(key=lambda c: -c.score)
+        return candidates
+
+    def _select(self, candidates: list[Candidate], retrieval: Retrieval) -> list[Unit]:
+        """1-3 units, best first, no near-duplicates, within the word budget."""
+        if not candidates:
+            return []
+        query = retrieval.query
+        if query.compare:
+            return self._select_per_document(candidates)
+        best = candidates[0]
+        chosen = [best.unit]
+        list_like = bool(_LIST_CUES.search(query.question)) and best.unit.kind == "table_row"
+        ratio = 0.9 if list_like else 0.8
+        for candidate in candidates[1:]:
+            if len(chosen) >= 3 or candidate.score < ratio * best.score:
+                break
+            if list_like and candidate.unit.kind != "table_row":
+                continue
+            if self._duplicate(candidate.unit, chosen) or _words(chosen + [candidate.unit]) > MAX_ANSWER_WORDS:
+                continue
+            chosen.append(candidate.unit)
+        return self._with_antecedents(chosen)
+
+    def _select_per_document(self, candidates: list[Candidate]) -> list[Unit]:
+        chosen, seen = [], set()
+        for candidate in candidates:
+            if candidate.unit.doc not in seen:
+                seen.add(candidate.unit.doc)
+                chosen.append(candidate.unit)
+        return self._with_antecedents(chosen[:3])
+
+    def _with_antecedents(self, chosen: list[Unit]) -> list[Unit]:
+        """Bring along the sentence before any chosen sentence that opens with "This ...", "They ..."."""
+        result: list[Unit] = []
+        for unit in chosen:
+            if unit.kind == "paragraph" and _LEANING_OPENERS.match(unit.text):
+                before = self._previous(unit)
+                if before and before not in result and before not in chosen:
+                    result.append(before)
+            if unit not in result:
+                result.append(unit)
+        return result
+
+    def _previous(self, unit: Unit) -> Unit | None:
+        siblings = self.index.units_by_passage.get(unit.passage_id, [])
+        k = siblings.index(unit)
+        if k > 0:
+            return siblings[k - 1]
+        passage = self.index.passage_by_id[unit.passage_id]
+        document = self.index.documents[unit.doc]
+        position = document.passages.index(passage)
+        if position > 0:
+            previous = document.passages[position - 1]
+            if previous.paragraph == passage.paragraph and previous.kind == "paragraph":
+                units = self.index.units_by_passage.get(previous.id, [])
+                return units[-1] if units else None
+        return None
+
+    def _duplicate(self, unit: Unit, chosen: list[Unit]) -> bool:
+        terms = self._unit_terms[unit.id]
+        for other in chosen:
+            theirs = self._unit_terms[other.id]
+            if terms and theirs and len(terms & theirs) / len(terms | theirs) > 0.6:
+                return True
+        return False
+
+
+def _words(units: list[Unit]) -> int:
+    return sum(len(u.text.split()) for u in units)
+
+
+def _abstention_text() -> str:
+    return ("The two reviews do not answer this question: no passage in them matches it closely enough. "
+            "The nearest passages are listed below.")
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 1)
+

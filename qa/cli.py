@@ -1,0 +1,175 @@
+"""The `qa` command: build, ask, serve, passages, eval, calibrate. A thin shell over the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from qa.settings import Settings, offline
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `qa` console script."""
+    offline()
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    settings = Settings.from_env(corpus_dir=args.corpus, index_dir=args.index, model=args.model,
+                                 auto_build=False if args.no_build else None)
+    from qa.index import IndexUnavailable
+    from qa.ingest import CorpusError
+
+    try:
+        return args.handler(args, settings) or 0
+    except (IndexUnavailable, CorpusError) as exc:
+        print(f"qa: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()  # output piped into `head` and closed: not an error
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description="Extractive, cited answers from two reviews on exosomes in cancer.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index", type=Path, help="index folder (default: index/ of the project, or QA_INDEX_DIR)")
+    common.add_argument("--corpus", type=Path, help="corpus folder with documents.toml (default: corpus/, or QA_CORPUS_DIR)")
+    common.add_argument("--model", help="local sentence-transformers folder (default: the bundled all-MiniLM-L6-v2)")
+    common.add_argument("--no-build", action="store_true",
+                        help="refuse a missing or stale index instead of rebuilding it")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name, handler, help_text):
+        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    command("build", _build, "Parse the corpus and build the FAISS + BM25 index.")
+    p = command("ask", _ask, "Answer one question from the command line.")
+    p.add_argument("question", help="the question, in quotes")
+    p.add_argument("--json", action="store_true", help="print the API JSON instead of text")
+    p.add_argument("--top-k", type=int, default=8, help="passages to retrieve and list (1-50, default 8)")
+    p = command("serve", _serve, "Serve the chat page and the JSON API.")
+    p.add_argument("--host", help="address to bind (default 127.0.0.1, or QA_HOST)")
+    p.add_argument("--port", type=int, help="port (default 8000, or QA_PORT)")
+    p = command("passages", _passages, "List the indexed passages.")
+    p.add_argument("--doc", help="only this document id")
+    p.add_argument("--kind", choices=["paragraph", "caption", "table_row"], help="only this kind")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p = command("eval", _eval, "Score a question set in-process, as the referee scorer does.")
+    p.add_argument("--questions", type=Path, required=True, help="questions JSONL (id, question, kind, expect, refs, history)")
+    p.add_argument("--json", action="store_true", help="print the summary and per-question rows as JSON")
+    p = command("calibrate", _calibrate, "Fit the abstention model on the calibration questions.")
+    p.add_argument("--questions", type=Path, default=None, help="questions JSONL (default qa/data/calibration.jsonl)")
+    return parser
+
+
+def _build(args, settings: Settings) -> int:
+    from qa.index import build_index
+
+    manifest = build_index(settings, progress=True)
+    print(f"Indexed {manifest['passages']} passages and {manifest['units']} answer units of "
+          f"{', '.join(manifest['documents'])} in {manifest['build_seconds']} s -> {settings.index_dir}")
+    return 0
+
+
+def _pipeline(settings: Settings):
+    from qa.answer import Pipeline
+    from qa.index import ensure_index
+
+    return Pipeline(ensure_index(settings, log=lambda m: print(m, file=sys.stderr)))
+
+
+def _ask(args, settings: Settings) -> int:
+    from qa.views import ask_view
+
+    question = args.question.strip()
+    if not question:
+        print("qa: the question is empty.", file=sys.stderr)
+        return 2
+    if not 1 <= args.top_k <= 50:
+        print("qa: --top-k must be between 1 and 50.", file=sys.stderr)
+        return 2
+    data = ask_view(_pipeline(settings), question, [], args.top_k)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return 0
+    print(data["answer"])
+    if data["citations"]:
+        print()
+        for c in data["citations"]:
+            where = c["label"] or c["section"]
+            refs = f"  paper refs {c['refs']}" if c["refs"] else ""
+            print(f"[{c['n']}] {c['doc_title']} - {where} ({c['passage_id']}){refs}")
+    else:
+        print("\nNearest passages:")
+        for p in data["passages"][:3]:
+            print(f"  {p['id']}: {p['text'][:160]}...")
+    print(f"\nconfidence {data['confidence']:.2f}")
+    return 0
+
+
+def _serve(args, settings: Settings) -> int:
+    import uvicorn
+
+    from qa.service import create_app
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    app = create_app(settings)
+    print(f"exosome-qa on http://{host}:{port}", file=sys.stderr)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+    return 0
+
+
+def _passages(args, settings: Settings) -> int:
+    from qa.index import ensure_index
+    from qa.views import passage_record
+
+    index = ensure_index(settings, log=lambda m: print(m, file=sys.stderr))
+    for passage in index.passages:
+        if (args.doc and passage.doc != args.doc) or (args.kind and passage.kind != args.kind):
+            continue
+        record = passage_record(passage)
+        if args.json:
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            print(f"{passage.id}\t{passage.kind}\t{passage.section}\t{passage.text[:100]}")
+    return 0
+
+
+def _eval(args, settings: Settings) -> int:
+    from qa.evaluate import evaluate, format_table, load_questions
+
+    summary = evaluate(_pipeline(settings), load_questions(args.questions))
+    print(json.dumps(summary, indent=2) if args.json else format_table(summary))
+    return 0
+
+
+def _calibrate(args, settings: Settings) -> int:
+    from qa.abstain import DATA, Abstainer
+    from qa.evaluate import load_questions
+
+    pipeline = _pipeline(settings)
+    path = args.questions or DATA / "calibration.jsonl"
+    questions = load_questions(path)
+    rows, labels = [], []
+    for q in questions:
+        rows.append(pipeline.abstention_features(q["question"], q.get("history") or []))
+        labels.append(q["kind"] != "unanswerable")
+    model = Abstainer.fit(rows, labels)
+    model.save(provenance={"fitted_on": path.name, "questions": len(questions),
+                           "answerable": sum(labels)})
+    print(json.dumps(asdict(model), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

