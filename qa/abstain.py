@@ -9,25 +9,47 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.text import strip_refs
+
 DATA = Path(__file__).resolve().parent / "data"
 COEFFICIENTS = DATA / "abstention.json"
-FEATURES = ["top_dense", "top_overlap", "top_score", "unknown_share", "margin"]
+FEATURES = ["top_dense", "top_overlap", "top_score", "unknown_share", "unknown_rarest", "margin",
+            "missing_rarest", "number_missing"]
+_NUMBER = re.compile(r"\d")
 
 
-def features(query, candidates, analyzer) -> list[float]:
-    """The numbers abstention looks at, in FEATURES order."""
+def features(query, candidates, analyzer, missing_rarest: float = 0.0) -> list[float]:
+    """The numbers abstention looks at, in FEATURES order.
+
+    ``unknown_rarest``: how rare in general English the rarest question word is that the papers
+    never use: an off-topic question names things ("glypican", "sourdough") the papers lack.
+    ``missing_rarest``: the rarity (IDF / max IDF) of the rarest question word that the best
+    unit lacks; a near-miss question usually asks for one specific thing the papers never say.
+    """
     top = candidates[0] if candidates else None
     second = candidates[1].score if len(candidates) > 1 else 0.0
+    unknown, content = analyzer.unknown_words(query)
     return [
         top.dense if top else 0.0,
         top.overlap if top else 0.0,
         top.score if top else 0.0,
-        analyzer.unknown_share(query),
+        len(unknown) / content if content else 1.0,
+        max((_rarity(w) for w in unknown), default=0.0),
         (top.score - second) if top else 0.0,
+        missing_rarest,
+        1.0 if query.wants_quantity and not (top and _NUMBER.search(strip_refs(top.unit.text))) else 0.0,
     ]
+
+
+def _rarity(word: str) -> float:
+    """0 for an everyday English word, 1 for one English text never uses (wordfreq's Zipf scale, 0-7)."""
+    from wordfreq import zipf_frequency
+
+    return max(0.0, 1.0 - zipf_frequency(word, "en") / 7.0)
 
 
 @dataclass
@@ -48,7 +70,7 @@ class Abstainer:
         if COEFFICIENTS.is_file():
             data = json.loads(COEFFICIENTS.read_text())
             return cls(data["weights"], data["bias"], data["threshold"])
-        return cls([8.0, 6.0, 0.0, -6.0, 0.0], -5.0)
+        return cls([8.0, 6.0, 0.0, -6.0, 0.0, 0.0, 0.0, 0.0], -5.0)
 
     @classmethod
     def fit(cls, rows: list[list[float]], answerable: list[bool]) -> "Abstainer":

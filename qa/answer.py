@@ -10,18 +10,19 @@ from __future__ import annotations
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from qa.abstain import Abstainer, features
 from qa.citations import Citation, Quote, cite
 from qa.index import Index, Unit
 from qa.query import QueryAnalyzer
 from qa.retrieve import HybridRetriever, Retrieval
-from qa.text import index_terms
+from qa.text import index_terms, strip_refs
 
 MAX_ANSWER_WORDS = 80
 # A sentence opening with one of these leans on the sentence before it.
 _LEANING_OPENERS = re.compile(r"^(This|These|They|It|Its|Such|Those|Their|He|She|Both|The latter|The former)\b")
+_NUMBER = re.compile(r"\d")
 _LIST_CUES = re.compile(r"\b(which|what)\s+(\w+\s+){0,2}(\w+s)\b|\blist\b|\bname\b", re.I)
 
 
@@ -79,18 +80,11 @@ class Pipeline:
         """Answer ``question`` (with earlier turns in ``history``) from the index."""
         timing = {}
         started = time.perf_counter()
-        query = self.analyzer.analyze(question, history)
-        if not self.expand_queries:
-            query.dense_text, query.terms = query.question, index_terms(query.question)
-        timing["understand"] = _ms(started)
+        query, retrieval, candidates = self._read(question, history, k=max(top_k, 10), timing=timing)
         mark = time.perf_counter()
-        retrieval = self.retriever.search(query, k=max(top_k, 10))
-        timing["retrieve"] = _ms(mark)
-        mark = time.perf_counter()
-        candidates = self._candidates(retrieval)
-        chosen = self._select(candidates, retrieval)
+        chosen = self._select(candidates, retrieval, history)
         timing["select"] = _ms(mark)
-        probability = self.abstainer.probability(features(query, candidates, self.analyzer))
+        probability = self.abstainer.probability(self._features(query, candidates))
         passages = [RankedPassage(h.passage.id, h.passage.doc, h.passage.section, h.passage.kind, h.passage.text,
                                   round(h.score, 4), list(h.passage.refs)) for h in retrieval.hits[:top_k]]
         if not chosen or probability < self.abstainer.threshold:
@@ -104,14 +98,13 @@ class Pipeline:
 
     def abstention_features(self, question: str, history: list[dict] | None = None) -> list[float]:
         """The abstention features of ``question`` (what ``qa calibrate`` fits on)."""
-        query = self.analyzer.analyze(question, history)
-        return features(query, self._candidates(self.retriever.search(query, k=10)), self.analyzer)
+        query, _, candidates = self._read(question, history)
+        return self._features(query, candidates)
 
     def support(self, claim: str, k: int = 5) -> dict:
         """The units that best support ``claim`` (one per passage, best first) and p(supported)."""
-        query = self.analyzer.analyze(claim)
-        candidates = self._candidates(self.retriever.search(query, k=10))
-        probability = self.abstainer.probability(features(query, candidates, self.analyzer))
+        query, _, candidates = self._read(claim, None)
+        probability = self.abstainer.probability(self._features(query, candidates))
         if not candidates or probability < self.abstainer.threshold:
             return {"units": [], "confidence": round(probability, 3)}
         units, seen = [], set()
@@ -122,11 +115,59 @@ class Pipeline:
             units.append((candidate.unit, candidate.score))
         return {"units": units[:k], "confidence": round(probability, 3)}
 
-    def _candidates(self, retrieval: Retrieval) -> list[Candidate]:
-        """Units of the top passages and the top units, scored against the question."""
+    def _features(self, query, candidates: list[Candidate]) -> list[float]:
+        missing = 0.0
+        if candidates:
+            terms = self._unit_terms[candidates[0].unit.id]
+            absent = [self._idf[t] for t in query.topic_terms if t in self._idf and t not in terms]
+            missing = max(absent, default=0.0) / self._max_idf
+        return features(query, candidates, self.analyzer, missing)
+
+    def _read(self, question: str, history: list[dict] | None, k: int = 10, timing: dict | None = None):
+        """Understand, retrieve and score candidate units for ``question``."""
+        timing = {} if timing is None else timing
+        started = time.perf_counter()
+        query = self.analyzer.analyze(question, history)
+        if not self.expand_queries:
+            query.dense_text, query.terms = query.question, index_terms(query.question)
+        timing["understand"] = _ms(started)
+        mark = time.perf_counter()
+        retrieval = self.retriever.search(query, k=k)
+        timing["retrieve"] = _ms(mark)
+        anchors, quoted = set(), set()
+        if query.follow_up:
+            anchors = self._anchors(history)
+            if query.topic_terms:  # a follow-up with its own topic wants something new, not the last answer again
+                quoted = {u.id for u in self._quoted(history)}
+        candidates = [c for c in self._candidates(retrieval, anchors) if c.unit.id not in quoted]
+        return query, retrieval, candidates
+
+    def _quoted(self, history: list[dict] | None) -> list[Unit]:
+        """The units of the index that the previous answer quoted, in its order."""
+        previous = (history or [{}])[-1].get("answer", "")
+        found = [u for u in self.index.units if len(u.text) > 30 and u.text in previous]
+        return sorted(found, key=lambda u: previous.index(u.text))
+
+    def _anchors(self, history: list[dict] | None) -> set[tuple[str, int]]:
+        """Paragraphs that the previous answer quoted: a follow-up most likely continues there."""
+        return {(u.doc, self.index.passage_by_id[u.passage_id].paragraph) for u in self._quoted(history)}
+
+    def _candidates(self, retrieval: Retrieval, anchors: set[tuple[str, int]] = frozenset()) -> list[Candidate]:
+        """Units of the top passages and the top units, scored against the question.
+
+        score = 0.45 dense + 0.35 overlap + 0.1 bm25/max + 0.1 passage/max, where overlap is the
+        IDF-weighted share of the question's words found in the unit; then small adjustments for
+        reference questions, a named table, a named paper and the previous answer's paragraph.
+        """
         query = retrieval.query
-        focus = set(query.focus_terms) or set(query.terms)
-        weight = sum(self._idf.get(t, self._max_idf) for t in focus) or 1.0
+        focus = {t: 1.0 for t in query.context_terms}
+        for t in query.context_terms:
+            focus[t] = 0.5  # borrowed from the previous turn: counts, but less than the question's own words
+        for t in query.focus_terms or query.terms:
+            focus[t] = 1.0
+        for t in query.key_terms:
+            focus[t] = 2.0
+        weight = sum(w * self._idf.get(t, self._max_idf) for t, w in focus.items()) or 1.0
         top_passages = {h.passage.id: h.score for h in retrieval.hits}
         best_passage = max(top_passages.values(), default=1.0) or 1.0
         best_sparse = max((h.sparse for h in retrieval.unit_hits), default=1.0) or 1.0
@@ -137,30 +178,41 @@ class Pipeline:
         candidates = []
         for hit in pool.values():
             unit = hit.unit
+            if query.doc and unit.doc != query.doc:
+                continue
+            passage = self.index.passage_by_id[unit.passage_id]
             terms = self._unit_terms[unit.id]
-            overlap = sum(self._idf.get(t, self._max_idf) for t in focus if t in terms) / weight
+            overlap = sum(w * self._idf.get(t, self._max_idf) for t, w in focus.items() if t in terms) / weight
             score = (0.45 * hit.dense + 0.35 * overlap + 0.1 * hit.sparse / best_sparse
                      + 0.1 * top_passages.get(unit.passage_id, 0.0) / best_passage)
             if query.wants_refs and unit.refs:
                 score += 0.05
             if query.cited_ref is not None and query.cited_ref in unit.refs:
                 score += 0.3
-            if query.table is not None and unit.kind == "table_row":
-                passage = self.index.passage_by_id[unit.passage_id]
-                score += 0.1 if passage.table == query.table else 0.0
-            if query.doc and unit.doc != query.doc:
-                score -= 0.15
+            if query.table is not None and unit.kind == "table_row" and passage.table == query.table:
+                score += 0.1
+            if query.figure is not None and passage.label.split()[-1:] == [str(query.figure)] and passage.table is None:
+                score += 0.1
+            if (unit.doc, passage.paragraph) in anchors and passage.paragraph >= 0:
+                score += 0.08
+            if query.wants_quantity and _NUMBER.search(strip_refs(unit.text)):
+                score += 0.08
             candidates.append(Candidate(unit, score, hit.dense, overlap))
         candidates.sort(key=lambda c: -c.score)
         return candidates
 
-    def _select(self, candidates: list[Candidate], retrieval: Retrieval) -> list[Unit]:
+    def _select(self, candidates: list[Candidate], retrieval: Retrieval, history=None) -> list[Unit]:
         """1-3 units, best first, no near-duplicates, within the word budget."""
         if not candidates:
             return []
         query = retrieval.query
-        if query.compare:
-            return self._select_per_document(candidates)
+        if query.compare and not query.doc:
+            return self._select_per_document(query, history)
+        if query.follow_up and not query.topic_terms:
+            # "Which reference supports that?": the sentences the previous answer quoted, with their refs.
+            quoted = self._quoted(history)
+            if quoted:
+                return quoted[:3]
         best = candidates[0]
         chosen = [best.unit]
         list_like = bool(_LIST_CUES.search(query.question)) and best.unit.kind == "table_row"
@@ -173,15 +225,38 @@ class Pipeline:
             if self._duplicate(candidate.unit, chosen) or _words(chosen + [candidate.unit]) > MAX_ANSWER_WORDS:
                 continue
             chosen.append(candidate.unit)
-        return self._with_antecedents(chosen)
+        return self._with_antecedents(self._with_continuation(chosen, query))
 
-    def _select_per_document(self, candidates: list[Candidate]) -> list[Unit]:
-        chosen, seen = [], set()
-        for candidate in candidates:
-            if candidate.unit.doc not in seen:
-                seen.add(candidate.unit.doc)
-                chosen.append(candidate.unit)
-        return self._with_antecedents(chosen[:3])
+    def _with_continuation(self, chosen: list[Unit], query) -> list[Unit]:
+        """Add the sentence after the best one when it carries on its subject and adds asked-for words."""
+        best = chosen[0]
+        after = self._next(best)
+        if after is None or after in chosen or best.kind != "paragraph" or len(chosen) >= 3:
+            return chosen
+        asked = set(query.topic_terms)
+        mine, theirs = self._unit_terms[best.id], self._unit_terms[after.id]
+        shared_subject = (mine & theirs & set(query.key_terms)) or (mine & theirs & asked)
+        adds = (theirs - mine) & asked
+        if shared_subject and adds and _words(chosen + [after]) <= MAX_ANSWER_WORDS:
+            return [best, after] + chosen[1:]
+        return chosen
+
+    def _next(self, unit: Unit) -> Unit | None:
+        siblings = self.index.units_by_passage.get(unit.passage_id, [])
+        k = siblings.index(unit)
+        if k + 1 < len(siblings):
+            return siblings[k + 1]
+        return None
+
+    def _select_per_document(self, query, history) -> list[Unit]:
+        """For a comparison, the best unit of each paper, each found by a search of that paper."""
+        chosen = []
+        for doc in self.index.documents:
+            retrieval = self.retriever.search(replace(query, doc=doc), k=10)
+            candidates = self._candidates(retrieval, self._anchors(history) if query.follow_up else set())
+            if candidates:
+                chosen.append(candidates[0].unit)
+        return self._with_antecedents(chosen)
 
     def _with_antecedents(self, chosen: list[Unit]) -> list[Unit]:
         """Bring along the sentence before any chosen sentence that opens with "This ...", "They ..."."""

@@ -22,7 +22,7 @@ from qa.tables import TABLE_START, ParsedTable, is_continuation_header, parse_ta
 from qa.text import parse_refs
 
 # Bump when parsing changes what a corpus turns into, so built indexes go stale.
-INGEST_VERSION = 3
+INGEST_VERSION = 4
 
 FIGURE_START = re.compile(r"^(Fig\.?|Figure)\s*(\d+)[.:]?\s")
 _TERMINAL = re.compile(r"[.?!][\"”’')\]]*\s*$")

@@ -8,6 +8,7 @@ topic only when the new question cannot stand on its own.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -25,10 +26,22 @@ _SYMBOLS = {name: symbol for symbol, name in GREEK_NAMES.items() if symbol.islow
 _ANAPHORA = {"it", "its", "they", "them", "their", "this", "that", "these", "those", "there", "such",
              "he", "she", "his", "her", "one", "ones", "same", "also", "too", "well"}
 _FOLLOW_OPENERS = ("and ", "what about", "how about", "and what", "what of", "but ", "also ", "so ")
-_COMPARE_CUES = {"both", "compare", "comparison", "agree", "disagree", "differ", "difference", "two",
-                 "each", "versus", "vs"}
+_COMPARE_CUES = {"both", "compare", "comparison", "agree", "disagree", "differ", "difference", "versus",
+                 "contrast"}
+_PAPER_WORDS = {"paper", "papers", "review", "reviews", "authors", "articles"}
 _CITATION_CUES = {"reference", "references", "cite", "cites", "cited", "citation", "citations", "ref",
                   "refs", "source", "study", "studies", "who"}
+_CITATION_TERMS = set(index_terms(" ".join(_CITATION_CUES | {"support", "supports", "show", "shows", "evidence"})))
+# A question asking for a quantity wants a number in its answer.
+_QUANTITY = re.compile(r"\b(how (many|much|long|big|large|small|often|old)|what (dose|percentage|proportion|"
+                       r"fraction|concentration|year|amount|number|temperature|speed|rate)|size|diameter|"
+                       r"when\b|which year)", re.I)
+_ENTITY = re.compile(r"[A-Z0-9\u0370-\u03ff]")
+_MARKERS = re.compile(r"\[\s*\d+(?:\s*[-–,;]\s*\d+)*\s*\]")
+
+
+def _strip_markers(text: str) -> str:
+    return _MARKERS.sub(" ", text)
 
 
 @dataclass
@@ -46,6 +59,12 @@ class Query:
     cited_ref: int | None = None
     follow_up: bool = False
     expansions: list[str] = field(default_factory=list)
+    context: str = ""  # what a follow-up borrowed from the turn before
+    context_terms: list[str] = field(default_factory=list)
+    topic_terms: list[str] = field(default_factory=list)  # the question's own content, without citation words
+    key_terms: list[str] = field(default_factory=list)  # entity-like words: acronyms, gene and molecule names
+    figure: int | None = None
+    wants_quantity: bool = False
 
 
 class QueryAnalyzer:
@@ -55,26 +74,42 @@ class QueryAnalyzer:
         corpus_text = " ".join(p.text for p in passages)
         self.vocabulary = {w.lower() for w in words(corpus_text)}
         self.term_vocabulary = set(index_terms(corpus_text))
+        self._sorted_terms = sorted(self.term_vocabulary)
         self.abbreviations = mine_abbreviations(passages)
         self.doc_names = _doc_names(documents)
+        # Words that point at the papers rather than at their content: never search for them.
+        self.meta_terms = set(index_terms(" ".join(
+            _PAPER_WORDS | _COMPARE_CUES | {"two", "each", "according", "et", "al", "table", "figure", "fig",
+                                            "legend", "caption"}
+            | {a.split()[-1] for d in documents for a in d.authors} | set(self.doc_names)))) | _CITATION_TERMS
 
     def analyze(self, question: str, history: list[dict] | None = None) -> Query:
         text = question.strip()
         variants = self._variants(text)
         expansions = self._expansions(text)
-        dense = " ".join([self._symbolised(text)] + variants + expansions)
         lowered = {w.lower() for w in words(text)}
-        follow_up = bool(history) and self._leans_on_history(text)
+        focus = [t for t in index_terms(" ".join([text] + variants))
+                 if t in self.term_vocabulary and t not in self.meta_terms]
+        dense = " ".join([self._symbolised(text)] + variants + expansions)
+        terms = [t for t in index_terms(" ".join([text] + variants + expansions)) if t not in self.meta_terms]
+        topic = [t for t in focus if t not in _CITATION_TERMS]
+        # Names of molecules, cells and methods (NKG2D, miR-21, CD8+, HIF-1α) carry a question's meaning.
+        key = [t for w in words(text) if _ENTITY.search(w[1:]) for t in index_terms(w) if t in focus]
+        follow_up = bool(history) and self._leans_on_history(text, topic)
+        context, context_terms = "", []
         if follow_up:
-            previous = history[-1].get("question", "")
-            dense = f"{dense} {previous}"
-            expansions = expansions + [previous]
-        focus = [t for t in index_terms(" ".join([text] + variants)) if t in self.term_vocabulary]
-        terms = index_terms(" ".join([text] + variants + expansions))
-        if follow_up:
-            terms += focus  # the new question's own words weigh more than the borrowed ones
+            previous = history[-1]
+            # With nothing of its own to ask about ("which reference supports that?"), a follow-up is
+            # about the previous answer; otherwise it asks the previous question about something new.
+            context = previous.get("question", "")
+            if not topic:
+                context += " " + _strip_markers(previous.get("answer", ""))
+            context_terms = [t for t in index_terms(context) if t in self.term_vocabulary and t not in self.meta_terms]
+            dense = f"{dense} {context}"
+            terms = terms + topic + context_terms
         cited = re.search(r"\[(\d+)\]|\breference\s+(\d+)\b|\bref\.?\s*(\d+)\b", text, re.I)
         table = re.search(r"\btable\s+(\d+)", text, re.I)
+        figure = re.search(r"\b(?:fig\.?|figure)\s*(\d+)", text, re.I)
         return Query(
             question=text,
             dense_text=dense,
@@ -82,38 +117,73 @@ class QueryAnalyzer:
             focus_terms=focus,
             doc=self._doc(text),
             table=int(table.group(1)) if table else None,
-            compare=bool(lowered & _COMPARE_CUES) and ("papers" in lowered or "reviews" in lowered
-                                                         or "both" in lowered or "compare" in lowered),
-            wants_refs=bool(lowered & _CITATION_CUES) or "show" in lowered and "who" in lowered,
+            figure=int(figure.group(1)) if figure else None,
+            compare=bool(lowered & _COMPARE_CUES) or bool(lowered & {"two", "each"} and lowered & _PAPER_WORDS),
+            wants_refs=bool(lowered & _CITATION_CUES) or ("who" in lowered and "show" in " ".join(lowered)),
             cited_ref=int(next(g for g in cited.groups() if g)) if cited else None,
             follow_up=follow_up,
             expansions=variants + expansions,
+            context=context,
+            context_terms=context_terms,
+            topic_terms=topic,
+            key_terms=key,
+            wants_quantity=bool(_QUANTITY.search(text)),
         )
 
-    def unknown_share(self, query: Query) -> float:
-        """Share of the question's content words that the corpus never uses."""
-        content = [w for w in index_terms(query.question)]
-        if not content:
-            return 1.0
-        return sum(1 for t in content if t not in self.term_vocabulary) / len(content)
+    def unknown_words(self, query: Query) -> tuple[list[str], int]:
+        """The question's content words that the corpus never uses, in any spelling; and how many content words."""
+        unknown, content = [], 0
+        for word in words(query.question):
+            terms = [t for t in index_terms(word) if t not in self.meta_terms]
+            if not terms:
+                continue
+            content += 1
+            if not self._known(word, terms):
+                unknown.append(word.lower())
+        return unknown, content
+
+    def _known(self, word: str, terms: list[str]) -> bool:
+        """The corpus uses the word whole, all its parts (exosome-bound), a spelling of it, or a longer
+        name it begins (p85 -> p85α)."""
+        if terms[0] in self.term_vocabulary or all(t in self.term_vocabulary for t in terms[1:] or terms):
+            return True
+        if any(c.isdigit() for c in terms[0]):
+            start = bisect.bisect_left(self._sorted_terms, terms[0])
+            if start < len(self._sorted_terms) and self._sorted_terms[start].startswith(terms[0]):
+                return True
+        return self._variant(word) is not None
 
     def _variants(self, text: str) -> list[str]:
         """Corpus spellings of words the corpus does not use as written (tumour -> tumor, miR21 -> miR-21)."""
         found = []
-        for word in words(text):
-            low = word.lower()
-            if low in self.vocabulary:
-                continue
-            candidates = [low.replace(a, b) for a, b in _SPELLING_RULES if a in low]
-            candidates += [re.sub(r"^([a-z]+)(\d)", r"\1-\2", low)]
-            for name, symbol in _SYMBOLS.items():
-                if name in low:
-                    candidates += [low.replace(name, symbol), low.replace("-" + name, symbol)]
-            for candidate in candidates:
-                if candidate != low and candidate in self.vocabulary:
-                    found.append(candidate)
-                    break
+        tokens = words(text)
+        for word, after in zip(tokens, tokens[1:]):
+            symbol = _SYMBOLS.get(after.lower())
+            if symbol:
+                for joined in (word + symbol, f"{word}-{symbol}"):
+                    if joined.lower() in self.vocabulary:
+                        found.append(joined)
+        for word in tokens:
+            if word.lower() not in self.vocabulary:
+                variant = self._variant(word)
+                if variant:
+                    found.append(variant)
         return found
+
+    def _variant(self, word: str) -> str | None:
+        """The spelling the corpus uses for ``word`` (tumour -> tumor, miR21 -> mir-21), if any."""
+        low = word.lower()
+        candidates = [low.replace(a, b) for a, b in _SPELLING_RULES if a in low]
+        candidates += [re.sub(r"^([a-z]+)(\d)", r"\1-\2", low)]
+        for name, symbol in _SYMBOLS.items():
+            if name in low:
+                candidates += [low.replace(name, symbol), low.replace("-" + name, symbol)]
+        for candidate in candidates:
+            if candidate != low and (candidate in self.vocabulary or
+                                     (index_terms(candidate) and all(t in self.term_vocabulary
+                                                                     for t in index_terms(candidate)))):
+                return candidate
+        return None
 
     def _symbolised(self, text: str) -> str:
         """Spelled-out Greek letters written as the corpus writes them (TGF-beta -> TGF-β)."""
@@ -138,11 +208,12 @@ class QueryAnalyzer:
                     found.append(short)
         return found
 
-    def _leans_on_history(self, text: str) -> bool:
+    @staticmethod
+    def _leans_on_history(text: str, topic: list[str]) -> bool:
+        """An opener ("and ...", "what about ..."), a pronoun, or at most one word of its own."""
         low = text.lower().strip()
-        tokens = [w.lower() for w in words(text)]
-        content = [t for t in index_terms(text) if t in self.term_vocabulary]
-        return low.startswith(_FOLLOW_OPENERS) or bool(set(tokens) & _ANAPHORA) or not content
+        tokens = {w.lower() for w in words(text)}
+        return low.startswith(_FOLLOW_OPENERS) or bool(tokens & _ANAPHORA) or len(set(topic)) <= 1
 
     def _doc(self, text: str) -> str | None:
         low = text.lower()
@@ -151,12 +222,11 @@ class QueryAnalyzer:
 
 
 def _doc_names(documents) -> dict[str, set[str]]:
-    """How a question may name each paper: its id and its first author's surname."""
+    """How a question may name each paper: its id and its authors' surnames."""
     names = {}
     for doc in documents:
         found = {doc.id.lower()}
-        if doc.authors:
-            found.add(doc.authors[0].split()[-1].lower())
+        found.update(a.split()[-1].lower() for a in doc.authors)
         names[doc.id] = found
     return names
 

@@ -58,7 +58,8 @@ def squash(text: str) -> str:
 def _stopwords() -> frozenset[str]:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    return frozenset(ENGLISH_STOP_WORDS)
+    # scikit-learn's list lacks the auxiliaries questions open with.
+    return frozenset(ENGLISH_STOP_WORDS) | {"does", "did", "doing", "done", "s"}
 
 
 _STOP = _stopwords()
@@ -82,7 +83,7 @@ def index_terms(text: str) -> list[str]:
     """
     terms: list[str] = []
     for token in WORD.findall(spell_greek(text).lower()):
-        token = token.rstrip("+")
+        token = re.sub(r"['’]s$", "", token.rstrip("+"))
         parts = [p for p in re.split(r"[-/'+]", token) if p]
         forms = ["".join(parts)] + (parts if len(parts) > 1 else [])
         for form in forms:
