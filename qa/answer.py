@@ -58,14 +58,26 @@ class Candidate:
     overlap: float
 
 
+@dataclass(frozen=True)
+class SelectionWeights:
+    """How a candidate sentence or row is scored (see ``Pipeline._candidates``)."""
+
+    dense: float = 0.45
+    overlap: float = 0.35
+    sparse: float = 0.1
+    passage: float = 0.1
+
+
 class Pipeline:
     """The whole question-answering path over one loaded index."""
 
     def __init__(self, index: Index, fusion: str = "linear", expand_queries: bool = True,
-                 abstainer: Abstainer | None = None):
+                 abstainer: Abstainer | None = None, weights: SelectionWeights = SelectionWeights(),
+                 dense_weight: float = 0.6):
         self.index = index
+        self.weights = weights
         self.analyzer = QueryAnalyzer(index.documents.values(), index.passages)
-        self.retriever = HybridRetriever(index, fusion=fusion)
+        self.retriever = HybridRetriever(index, fusion=fusion, dense_weight=dense_weight)
         self.expand_queries = expand_queries
         self.abstainer = abstainer or Abstainer.default()
         self._unit_terms = {u.id: set(index_terms(u.text)) for u in index.units}
@@ -82,7 +94,11 @@ class Pipeline:
         started = time.perf_counter()
         query, retrieval, candidates = self._read(question, history, k=max(top_k, 10), timing=timing)
         mark = time.perf_counter()
-        chosen = self._select(candidates, retrieval, history)
+        if query.compare and not query.doc:
+            hits, chosen = self._compare(query, history)
+            retrieval = replace(retrieval, hits=hits)
+        else:
+            chosen = self._select(candidates, retrieval, history)
         timing["select"] = _ms(mark)
         probability = self.abstainer.probability(self._features(query, candidates))
         passages = [RankedPassage(h.passage.id, h.passage.doc, h.passage.section, h.passage.kind, h.passage.text,
@@ -155,7 +171,8 @@ class Pipeline:
     def _candidates(self, retrieval: Retrieval, anchors: set[tuple[str, int]] = frozenset()) -> list[Candidate]:
         """Units of the top passages and the top units, scored against the question.
 
-        score = 0.45 dense + 0.35 overlap + 0.1 bm25/max + 0.1 passage/max, where overlap is the
+        score = w.dense * cosine + w.overlap * overlap + w.sparse * bm25/max + w.passage * passage/max
+        (weights: ``SelectionWeights``), where overlap is the
         IDF-weighted share of the question's words found in the unit; then small adjustments for
         reference questions, a named table, a named paper and the previous answer's paragraph.
         """
@@ -183,8 +200,9 @@ class Pipeline:
             passage = self.index.passage_by_id[unit.passage_id]
             terms = self._unit_terms[unit.id]
             overlap = sum(w * self._idf.get(t, self._max_idf) for t, w in focus.items() if t in terms) / weight
-            score = (0.45 * hit.dense + 0.35 * overlap + 0.1 * hit.sparse / best_sparse
-                     + 0.1 * top_passages.get(unit.passage_id, 0.0) / best_passage)
+            w = self.weights
+            score = (w.dense * hit.dense + w.overlap * overlap + w.sparse * hit.sparse / best_sparse
+                     + w.passage * top_passages.get(unit.passage_id, 0.0) / best_passage)
             if query.wants_refs and unit.refs:
                 score += 0.05
             if query.cited_ref is not None and query.cited_ref in unit.refs:
@@ -206,8 +224,6 @@ class Pipeline:
         if not candidates:
             return []
         query = retrieval.query
-        if query.compare and not query.doc:
-            return self._select_per_document(query, history)
         if query.follow_up and not query.topic_terms:
             # "Which reference supports that?": the sentences the previous answer quoted, with their refs.
             quoted = self._quoted(history)
@@ -248,15 +264,18 @@ class Pipeline:
             return siblings[k + 1]
         return None
 
-    def _select_per_document(self, query, history) -> list[Unit]:
-        """For a comparison, the best unit of each paper, each found by a search of that paper."""
-        chosen = []
+    def _compare(self, query, history) -> tuple[list, list[Unit]]:
+        """For a comparison: search each paper on its own; the best unit of each, and the passages interleaved."""
+        chosen, rankings = [], []
+        anchors = self._anchors(history) if query.follow_up else set()
         for doc in self.index.documents:
             retrieval = self.retriever.search(replace(query, doc=doc), k=10)
-            candidates = self._candidates(retrieval, self._anchors(history) if query.follow_up else set())
+            rankings.append([h for h in retrieval.hits if h.passage.doc == doc])
+            candidates = self._candidates(retrieval, anchors)
             if candidates:
                 chosen.append(candidates[0].unit)
-        return self._with_antecedents(chosen)
+        hits = [hit for group in zip(*rankings) for hit in group]
+        return hits, self._with_antecedents(chosen)
 
     def _with_antecedents(self, chosen: list[Unit]) -> list[Unit]:
         """Bring along the sentence before any chosen sentence that opens with "This ...", "They ..."."""

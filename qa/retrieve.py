@@ -88,7 +88,7 @@ class HybridRetriever:
         weights = np.ones(len(self.index.passages), dtype="float32")
         for i, passage in enumerate(self.index.passages):
             if query.doc and passage.doc != query.doc:
-                weights[i] *= 0.5
+                weights[i] *= 0.3
             if query.table is not None and passage.table == query.table and (not query.doc or passage.doc == query.doc):
                 weights[i] *= 1.3
         return weights

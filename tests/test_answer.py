@@ -1,0 +1,82 @@
+"""Answers: verbatim, cited, concise, or an honest abstention."""
+
+from __future__ import annotations
+
+from conftest import source_text
+
+from qa.text import squash
+
+
+def from_source(passage) -> str:
+    """The squashed source text a passage was built from (its spans, in order)."""
+    source = source_text(passage.doc)
+    return squash("".join(source[a:b] for a, b in passage.spans))
+
+
+def test_quoted_text_is_verbatim_from_the_index_and_the_source(pipeline, index):
+    questions = ["How do tumour exosomes help cancer cells resist antibody drugs?",
+                 "Which biofluid was used to measure exosomal LRG1 in lung cancer?",
+                 "What does Figure 3 of Bae show about MDSCs?"]
+    for question in questions:
+        answer = pipeline.ask(question)
+        assert not answer.abstained
+        for sentence in answer.sentences:
+            passage = index.passage_by_id[answer.citations[sentence.citation - 1].passage_id]
+            assert sentence.text in passage.text
+            # Repaired text differs from its source only by line breaks and broken-word hyphens.
+            if passage.kind == "table_row":
+                assert all(squash(value) in from_source(passage) for _, value in passage.cells)
+            else:
+                assert squash(sentence.text) in from_source(passage)
+
+
+def test_a_table_question_is_answered_by_its_row(pipeline):
+    answer = pipeline.ask("Which exosomal cargo from mast cells accelerates lung cancer cell proliferation?")
+    assert answer.sentences[0].text.startswith("Exosomal cargo: KIT | Secreting cell: Mast cells")
+    assert answer.sentences[0].refs == [105]
+    assert answer.citations[0].kind == "table_row"
+
+
+def test_citation_questions_carry_the_reference_numbers(pipeline):
+    answer = pipeline.ask("Which reference reports that lymphoma exosomes carry CD20?")
+    assert 54 in answer.sentences[0].refs
+    assert "[54]" in answer.answer
+
+
+def test_sentence_leaning_on_the_previous_one_brings_it_along(pipeline):
+    answer = pipeline.ask("What do Luga and colleagues say happens after breast cancer cells take up stromal exosomes?")
+    texts = [s.text for s in answer.sentences]
+    assert any("loaded with Wnt11" in t for t in texts)
+
+
+def test_answers_stay_short(pipeline):
+    for question in ("What do exosomes contain?", "How are exosomes isolated?", "Roles of exosomes in cancer"):
+        answer = pipeline.ask(question)
+        assert len(answer.answer.split()) <= 110 and 1 <= len(answer.sentences) <= 4
+
+
+def test_comparison_quotes_each_paper(pipeline):
+    answer = pipeline.ask("Do the two reviews agree on how exosomes are formed?")
+    assert {c.doc for c in answer.citations} == {"zhang2015", "bae2018"}
+
+
+def test_follow_up_uses_the_previous_turn(pipeline):
+    first = pipeline.ask("Which antibody drug can exosomes from HER2-overexpressing breast cancer cells bind?")
+    assert "trastuzumab" in first.answer
+    follow = pipeline.ask("Which reference supports that?", [{"question": first.question, "answer": first.answer}])
+    assert 55 in [r for s in follow.sentences for r in s.refs]
+
+
+def test_unanswerable_questions_abstain_with_nearest_passages(pipeline):
+    for question in ("What is the capital of Australia?", "How do I bake sourdough bread?",
+                     "Which glypican-1 assay detects pancreatic cancer exosomes?"):
+        answer = pipeline.ask(question)
+        assert answer.abstained, question
+        assert answer.sentences == [] and answer.passages and answer.confidence < 0.5
+        assert "do not answer" in answer.answer
+
+
+def test_confidence_is_a_probability_and_higher_for_answerable(pipeline):
+    good = pipeline.ask("What are the stages of exosome formation?")
+    bad = pipeline.ask("Who won the football world cup in 2018?")
+    assert 0 <= bad.confidence < good.confidence <= 1

@@ -1,0 +1,53 @@
+"""Query understanding learnt from the corpus."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.query import QueryAnalyzer, mine_abbreviations
+
+
+@pytest.fixture(scope="module")
+def analyzer(index):
+    return QueryAnalyzer(index.documents.values(), index.passages)
+
+
+def test_abbreviations_are_mined_from_the_papers(index):
+    pairs = mine_abbreviations(index.passages)
+    assert "multivesicular bodies" in pairs["mvb"]
+    assert "tumor-derived exosomes" in pairs["tde"]
+    assert "myeloid-derived suppressor cells" in pairs["mdsc"]
+
+
+def test_abbreviation_and_long_form_expand_each_other(analyzer):
+    assert "multivesicular bodies" in analyzer.analyze("What is an MVB?").dense_text
+    assert "mdsc" in analyzer.analyze("What do myeloid-derived suppressor cells produce?").expansions
+
+
+def test_spelling_and_symbol_variants_reach_corpus_forms(analyzer):
+    query = analyzer.analyze("Does TGF-beta in tumour exosomes matter? And miR21?")
+    assert "TGF-β" in query.dense_text
+    assert "tumor" in query.expansions and "mir-21" in query.expansions
+    assert "p85α" in analyzer.analyze("p85 alpha loss").expansions
+
+
+def test_papers_named_by_author_or_table(analyzer):
+    query = analyzer.analyze("In Zhang's Table 2, which biofluid was used?")
+    assert query.doc == "zhang2015" and query.table == 2
+    assert analyzer.analyze("What do Bae et al. say about NK cells?").doc == "bae2018"
+    assert analyzer.analyze("Do the two reviews agree on exosome size?").compare
+
+
+def test_follow_ups_borrow_the_previous_turn_only_when_needed(analyzer):
+    history = [{"question": "Which cells secrete MET-carrying exosomes?", "answer": "Melanoma cells."}]
+    elliptical = analyzer.analyze("and in which recipient cells?", history)
+    assert elliptical.follow_up and "MET-carrying" in elliptical.dense_text
+    standalone = analyzer.analyze("How does hypoxia change exosome release in glioblastoma?", history)
+    assert not standalone.follow_up and "MET" not in standalone.dense_text
+
+
+def test_words_the_papers_never_use_are_flagged(analyzer):
+    unknown, _ = analyzer.unknown_words(analyzer.analyze("Are glypican-1 exosomes used with doxorubicin?"))
+    assert unknown == ["glypican-1", "doxorubicin"]
+    known, _ = analyzer.unknown_words(analyzer.analyze("Do tumour exosomes carry miR21 and TGF-beta?"))
+    assert known == []
