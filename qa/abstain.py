@@ -73,12 +73,22 @@ class Abstainer:
         return cls([8.0, 6.0, 0.0, -6.0, 0.0, 0.0, 0.0, 0.0], -5.0)
 
     @classmethod
-    def fit(cls, rows: list[list[float]], answerable: list[bool]) -> "Abstainer":
+    def fit(cls, rows: list[list[float]], answerable: list[bool], max_false_abstain: float = 0.05) -> "Abstainer":
+        """Fit the logistic model; pick the highest threshold whose 5-fold cross-validated rate of
+        abstaining on answerable questions stays within ``max_false_abstain``."""
+        import numpy as np
         from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import cross_val_predict
 
-        model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=1000)
-        model.fit(rows, answerable)
-        return cls([float(w) for w in model.coef_[0]], float(model.intercept_[0]))
+        model = LogisticRegression(C=3.0, class_weight="balanced", max_iter=2000)
+        labels = np.asarray(answerable)
+        held_out = cross_val_predict(model, rows, labels, cv=5, method="predict_proba")[:, 1]
+        threshold = 0.05
+        for candidate in np.arange(0.05, 0.71, 0.01):
+            if np.mean(held_out[labels] < candidate) <= max_false_abstain:
+                threshold = float(candidate)
+        model.fit(rows, labels)
+        return cls([float(w) for w in model.coef_[0]], float(model.intercept_[0]), round(threshold, 2))
 
     def save(self, path: Path = COEFFICIENTS, provenance: dict | None = None) -> None:
         data = {"features": FEATURES, "weights": self.weights, "bias": self.bias,

@@ -214,7 +214,7 @@ class Pipeline:
             if (unit.doc, passage.paragraph) in anchors and passage.paragraph >= 0:
                 score += 0.08
             if query.wants_quantity and _NUMBER.search(strip_refs(unit.text)):
-                score += 0.08
+                score += 0.12
             candidates.append(Candidate(unit, score, hit.dense, overlap))
         candidates.sort(key=lambda c: -c.score)
         return candidates
@@ -274,6 +274,10 @@ class Pipeline:
             candidates = self._candidates(retrieval, anchors)
             if candidates:
                 chosen.append(candidates[0].unit)
+                runner_up = next((c for c in candidates[1:3] if c.score >= 0.9 * candidates[0].score
+                                  and not self._duplicate(c.unit, chosen)), None)
+                if runner_up and len(candidates[0].unit.text.split()) + len(runner_up.unit.text.split()) <= 60:
+                    chosen.append(runner_up.unit)
         hits = [hit for group in zip(*rankings) for hit in group]
         return hits, self._with_antecedents(chosen)
 

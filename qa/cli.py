@@ -165,8 +165,8 @@ def _calibrate(args, settings: Settings) -> int:
         rows.append(pipeline.abstention_features(q["question"], q.get("history") or []))
         labels.append(q["kind"] != "unanswerable")
     model = Abstainer.fit(rows, labels)
-    model.save(provenance={"fitted_on": path.name, "questions": len(questions),
-                           "answerable": sum(labels)})
+    model.save(provenance={"fitted_on": path.name, "questions": len(questions), "answerable": sum(labels),
+                           "threshold_rule": "highest with 5-fold cross-validated false abstention <= 5%"})
     print(json.dumps(asdict(model), indent=2))
     return 0
 

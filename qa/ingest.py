@@ -22,7 +22,7 @@ from qa.tables import TABLE_START, ParsedTable, is_continuation_header, parse_ta
 from qa.text import parse_refs
 
 # Bump when parsing changes what a corpus turns into, so built indexes go stale.
-INGEST_VERSION = 4
+INGEST_VERSION = 5
 
 FIGURE_START = re.compile(r"^(Fig\.?|Figure)\s*(\d+)[.:]?\s")
 _TERMINAL = re.compile(r"[.?!][\"”’')\]]*\s*$")
@@ -123,7 +123,7 @@ class Document:
 class ChunkingSettings:
     """How paragraphs are cut into passages (sentences per window, sentences shared)."""
 
-    window_sentences: int = 3
+    window_sentences: int = 5
     overlap_sentences: int = 0
 
 
@@ -472,6 +472,11 @@ class _Parser:
         match = FIGURE_START.match(lines[0].text)
         label = f"{'Figure' if match.group(1) == 'Figure' else 'Fig.'} {match.group(2)}"
         window = self._sentences(text, f"{self.doc}-fig{match.group(2)}")
+        if len(window) > 1 and len(window[0][0].text.split()) < 10:
+            # A caption's title ("Figure 1: Exosome production and detection.") says little alone.
+            (title, a, _), (first, _, b) = window[0], window[1]
+            merged = Sentence(first.id, text.text[a:b], title.refs + first.refs, title.start, first.end)
+            window = [(merged, a, b)] + window[2:]
         if window:
             self.passages.append(self._passage(f"{self.doc}-fig{match.group(2)}", "caption", window, text, label=label))
 

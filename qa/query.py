@@ -9,6 +9,7 @@ topic only when the new question cannot stand on its own.
 from __future__ import annotations
 
 import bisect
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -147,9 +148,14 @@ class QueryAnalyzer:
         name it begins (p85 -> p85α)."""
         if terms[0] in self.term_vocabulary or all(t in self.term_vocabulary for t in terms[1:] or terms):
             return True
-        if any(c.isdigit() for c in terms[0]):
-            start = bisect.bisect_left(self._sorted_terms, terms[0])
-            if start < len(self._sorted_terms) and self._sorted_terms[start].startswith(terms[0]):
+        term = terms[0]
+        start = bisect.bisect_left(self._sorted_terms, term)
+        if any(c.isdigit() for c in term) and start < len(self._sorted_terms) and self._sorted_terms[start].startswith(term):
+            return True
+        # Another form of the same word (epithelium ~ epitheli-al, quantifying ~ quantit-ative).
+        for neighbour in self._sorted_terms[max(0, start - 1):start + 1]:
+            shared = len(os.path.commonprefix([term, neighbour]))
+            if shared >= max(5, 0.7 * min(len(term), len(neighbour))):
                 return True
         return self._variant(word) is not None
 

@@ -31,7 +31,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     # Sentences per paragraph passage and sentences shared by neighbouring windows (see README: measured on R@5).
-    window_sentences: int = 3
+    window_sentences: int = 5
     overlap_sentences: int = 0
     top_k: int = 8
     max_question_chars: int = 1000

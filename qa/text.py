@@ -40,8 +40,8 @@ def strip_refs(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Word tokens as written (hyphenated compounds such as ``miR-21`` stay whole)."""
-    return WORD.findall(text)
+    """Word tokens, accents folded (hyphenated compounds such as ``miR-21`` stay whole)."""
+    return WORD.findall(fold_accents(text))
 
 
 def spell_greek(text: str) -> str:
@@ -76,13 +76,19 @@ def stem(word: str) -> str:
     return _STEMMER.stemWord(word)
 
 
+def fold_accents(text: str) -> str:
+    """Latin letters without their accents (naïve -> naive); Greek letters are kept."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
+
+
 def index_terms(text: str) -> list[str]:
-    """BM25 terms: Greek spelled out, compounds kept whole and split, stop words out, stemmed.
+    """BM25 terms: accents folded, Greek spelled out, compounds kept whole and split, stop words out, stemmed.
 
     "TGF-β" -> tgfbeta, tgf, beta; "miR-21" -> mir21, mir, 21; "exosomes" -> exosom.
     """
     terms: list[str] = []
-    for token in WORD.findall(spell_greek(text).lower()):
+    for token in WORD.findall(spell_greek(fold_accents(text)).lower()):
         token = re.sub(r"['’]s$", "", token.rstrip("+"))
         parts = [p for p in re.split(r"[-/'+]", token) if p]
         forms = ["".join(parts)] + (parts if len(parts) > 1 else [])
