@@ -12,12 +12,12 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 
-from qa.abstain import Abstainer, features
+from qa.abstain import Abstainer, UnknownWords, features
 from qa.citations import Citation, Quote, cite
 from qa.index import Index, Unit
 from qa.query import QueryAnalyzer
 from qa.retrieve import HybridRetriever, Retrieval
-from qa.text import index_terms, strip_refs
+from qa.text import index_terms, squash, strip_refs
 
 MAX_ANSWER_WORDS = 80
 # A sentence opening with one of these leans on the sentence before it.
@@ -56,6 +56,7 @@ class Candidate:
     score: float
     dense: float
     overlap: float
+    anchored: bool = False  # in the paragraph the previous answer quoted
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class Pipeline:
         self.expand_queries = expand_queries
         self.abstainer = abstainer or Abstainer.default()
         self._unit_terms = {u.id: set(index_terms(u.text)) for u in index.units}
+        self._squashed = {u.id: squash(strip_refs(u.text)) for u in index.units}
         df: dict[str, int] = {}
         for terms in self._unit_terms.values():
             for t in terms:
@@ -92,15 +94,8 @@ class Pipeline:
         """Answer ``question`` (with earlier turns in ``history``) from the index."""
         timing = {}
         started = time.perf_counter()
-        query, retrieval, candidates = self._read(question, history, k=max(top_k, 10), timing=timing)
-        mark = time.perf_counter()
-        if query.compare and not query.doc:
-            hits, chosen = self._compare(query, history)
-            retrieval = replace(retrieval, hits=hits)
-        else:
-            chosen = self._select(candidates, retrieval, history)
-        timing["select"] = _ms(mark)
-        probability = self.abstainer.probability(self._features(query, candidates))
+        retrieval, chosen, values = self._answer(question, history, max(top_k, 10), timing)
+        probability = self.abstainer.probability(values)
         passages = [RankedPassage(h.passage.id, h.passage.doc, h.passage.section, h.passage.kind, h.passage.text,
                                   round(h.score, 4), list(h.passage.refs)) for h in retrieval.hits[:top_k]]
         if not chosen or probability < self.abstainer.threshold:
@@ -114,13 +109,24 @@ class Pipeline:
 
     def abstention_features(self, question: str, history: list[dict] | None = None) -> list[float]:
         """The abstention features of ``question`` (what ``qa calibrate`` fits on)."""
-        query, _, candidates = self._read(question, history)
-        return self._features(query, candidates)
+        return self._answer(question, history, 10, {})[2]
+
+    def _answer(self, question: str, history: list[dict] | None, k: int, timing: dict):
+        """Retrieval, the chosen units and the abstention features of ``question``."""
+        query, retrieval, candidates = self._read(question, history, k=k, timing=timing)
+        mark = time.perf_counter()
+        if query.compare and not query.doc:
+            hits, chosen = self._compare(query, history)
+            retrieval = replace(retrieval, hits=hits)
+        else:
+            chosen = self._select(candidates, retrieval, history)
+        timing["select"] = _ms(mark)
+        return retrieval, chosen, self._features(query, candidates, chosen)
 
     def support(self, claim: str, k: int = 5) -> dict:
         """The units that best support ``claim`` (one per passage, best first) and p(supported)."""
         query, _, candidates = self._read(claim, None)
-        probability = self.abstainer.probability(self._features(query, candidates))
+        probability = self.abstainer.probability(self._features(query, candidates, [c.unit for c in candidates[:1]]))
         if not candidates or probability < self.abstainer.threshold:
             return {"units": [], "confidence": round(probability, 3)}
         units, seen = [], set()
@@ -131,13 +137,15 @@ class Pipeline:
             units.append((candidate.unit, candidate.score))
         return {"units": units[:k], "confidence": round(probability, 3)}
 
-    def _features(self, query, candidates: list[Candidate]) -> list[float]:
+    def _features(self, query, candidates: list[Candidate], chosen: list[Unit]) -> list[float]:
         missing = 0.0
         if candidates:
             terms = self._unit_terms[candidates[0].unit.id]
             absent = [self._idf[t] for t in query.topic_terms if t in self._idf and t not in terms]
             missing = max(absent, default=0.0) / self._max_idf
-        return features(query, candidates, self.analyzer, missing)
+        found, content = self.analyzer.unknown_words(query)
+        unknown = UnknownWords(found, self.index.nearest_word_similarity(found), content)
+        return features(query, candidates, chosen, unknown, missing)
 
     def _read(self, question: str, history: list[dict] | None, k: int = 10, timing: dict | None = None):
         """Understand, retrieve and score candidate units for ``question``."""
@@ -159,16 +167,22 @@ class Pipeline:
         return query, retrieval, candidates
 
     def _quoted(self, history: list[dict] | None) -> list[Unit]:
-        """The units of the index that the previous answer quoted, in its order."""
-        previous = (history or [{}])[-1].get("answer", "")
-        found = [u for u in self.index.units if len(u.text) > 30 and u.text in previous]
-        return sorted(found, key=lambda u: previous.index(u.text))
+        """The units of the index that the previous answer quoted (markers and punctuation aside), in its order."""
+        previous = squash(strip_refs((history or [{}])[-1].get("answer", "")))
+        found = [u for u in self.index.units if len(self._squashed[u.id]) > 25 and self._squashed[u.id] in previous]
+        return sorted(found, key=lambda u: previous.index(self._squashed[u.id]))
 
-    def _anchors(self, history: list[dict] | None) -> set[tuple[str, int]]:
-        """Paragraphs that the previous answer quoted: a follow-up most likely continues there."""
-        return {(u.doc, self.index.passage_by_id[u.passage_id].paragraph) for u in self._quoted(history)}
+    def _anchors(self, history: list[dict] | None) -> set:
+        """Where the previous answer was: its paragraphs (doc, number) and the unit ids right after its quotes.
 
-    def _candidates(self, retrieval: Retrieval, anchors: set[tuple[str, int]] = frozenset()) -> list[Candidate]:
+        An elliptical follow-up ("and if it breaks down?") most likely continues there.
+        """
+        quoted = self._quoted(history)
+        anchors: set = {(u.doc, self.index.passage_by_id[u.passage_id].paragraph) for u in quoted}
+        anchors.update(after.id for u in quoted if (after := self._neighbour(u, 1)) is not None)
+        return anchors
+
+    def _candidates(self, retrieval: Retrieval, anchors: set = frozenset()) -> list[Candidate]:
         """Units of the top passages and the top units, scored against the question.
 
         score = w.dense * cosine + w.overlap * overlap + w.sparse * bm25/max + w.passage * passage/max
@@ -213,9 +227,12 @@ class Pipeline:
                 score += 0.1
             if (unit.doc, passage.paragraph) in anchors and passage.paragraph >= 0:
                 score += 0.08
+            if unit.id in anchors:
+                score += 0.08
             if query.wants_quantity and _NUMBER.search(strip_refs(unit.text)):
                 score += 0.12
-            candidates.append(Candidate(unit, score, hit.dense, overlap))
+            anchored = (unit.doc, passage.paragraph) in anchors and passage.paragraph >= 0
+            candidates.append(Candidate(unit, score, hit.dense, overlap, anchored))
         candidates.sort(key=lambda c: -c.score)
         return candidates
 
@@ -246,7 +263,7 @@ class Pipeline:
     def _with_continuation(self, chosen: list[Unit], query) -> list[Unit]:
         """Add the sentence after the best one when it carries on its subject and adds asked-for words."""
         best = chosen[0]
-        after = self._next(best)
+        after = self._neighbour(best, 1)
         if after is None or after in chosen or best.kind != "paragraph" or len(chosen) >= 3:
             return chosen
         asked = set(query.topic_terms)
@@ -256,13 +273,6 @@ class Pipeline:
         if shared_subject and adds and _words(chosen + [after]) <= MAX_ANSWER_WORDS:
             return [best, after] + chosen[1:]
         return chosen
-
-    def _next(self, unit: Unit) -> Unit | None:
-        siblings = self.index.units_by_passage.get(unit.passage_id, [])
-        k = siblings.index(unit)
-        if k + 1 < len(siblings):
-            return siblings[k + 1]
-        return None
 
     def _compare(self, query, history) -> tuple[list, list[Unit]]:
         """For a comparison: search each paper on its own; the best unit of each, and the passages interleaved."""
@@ -286,26 +296,27 @@ class Pipeline:
         result: list[Unit] = []
         for unit in chosen:
             if unit.kind == "paragraph" and _LEANING_OPENERS.match(unit.text):
-                before = self._previous(unit)
+                before = self._neighbour(unit, -1)
                 if before and before not in result and before not in chosen:
                     result.append(before)
             if unit not in result:
                 result.append(unit)
         return result
 
-    def _previous(self, unit: Unit) -> Unit | None:
+    def _neighbour(self, unit: Unit, step: int) -> Unit | None:
+        """The sentence before (step -1) or after (step 1) ``unit`` in its paragraph, across passage windows."""
         siblings = self.index.units_by_passage.get(unit.passage_id, [])
-        k = siblings.index(unit)
-        if k > 0:
-            return siblings[k - 1]
+        k = siblings.index(unit) + step
+        if 0 <= k < len(siblings):
+            return siblings[k]
         passage = self.index.passage_by_id[unit.passage_id]
         document = self.index.documents[unit.doc]
-        position = document.passages.index(passage)
-        if position > 0:
-            previous = document.passages[position - 1]
-            if previous.paragraph == passage.paragraph and previous.kind == "paragraph":
-                units = self.index.units_by_passage.get(previous.id, [])
-                return units[-1] if units else None
+        position = document.passages.index(passage) + step
+        if passage.kind == "paragraph" and 0 <= position < len(document.passages):
+            other = document.passages[position]
+            units = self.index.units_by_passage.get(other.id, [])
+            if other.paragraph == passage.paragraph and other.kind == "paragraph" and units:
+                return units[-1] if step < 0 else units[0]
         return None
 
     def _duplicate(self, unit: Unit, chosen: list[Unit]) -> bool:

@@ -27,9 +27,9 @@ from qa.ingest import (
     corpus_files, load_corpus,
 )
 from qa.settings import Settings, offline
-from qa.text import index_terms
+from qa.text import index_terms, words
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 
 
@@ -61,6 +61,8 @@ class Index:
     passage_bm25: object
     unit_bm25: object
     model_path: str
+    vocabulary: list[str]
+    vocabulary_vectors: object
     _model: object = None
 
     def __post_init__(self) -> None:
@@ -74,6 +76,13 @@ class Index:
         if self._model is None:
             self._model = load_model(self.model_path)
         return self._model
+
+    def nearest_word_similarity(self, words: list[str]) -> list[float]:
+        """For each word, the cosine of its embedding with the nearest word the corpus uses."""
+        if not words:
+            return []
+        scores, _ = self.vocabulary_vectors.search(self.embed(words), 1)
+        return [float(s) for s in scores[:, 0]]
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Normalised embeddings of ``texts`` (float32, one row each)."""
@@ -99,6 +108,11 @@ def model_fingerprint(model_path: str) -> str:
     root = Path(model_path)
     listing = sorted(f"{p.relative_to(root)}:{p.stat().st_size}" for p in root.rglob("*") if p.is_file())
     return hashlib.sha256("\n".join(listing).encode()).hexdigest()[:16]
+
+
+def corpus_words(passages: list[Passage]) -> list[str]:
+    """The distinct alphabetic words (3+ letters, lower-cased) of the passages."""
+    return sorted({w.lower() for p in passages for w in words(p.text) if w.isalpha() and len(w) > 2})
 
 
 def answer_units(passages: list[Passage]) -> list[Unit]:
@@ -160,8 +174,10 @@ def build_index(settings: Settings, progress: bool = True) -> dict:
     passages = [p for doc in documents for p in doc.passages]
     units = answer_units(passages)
     model = load_model(settings.model_path())
+    vocabulary = corpus_words(passages)
     vectors = {}
-    for name, texts in (("passages", [p.text for p in passages]), ("units", [u.text for u in units])):
+    for name, texts in (("passages", [p.text for p in passages]), ("units", [u.text for u in units]),
+                        ("vocabulary", vocabulary)):
         vectors[name] = np.asarray(model.encode(texts, batch_size=64, normalize_embeddings=True,
                                                 show_progress_bar=progress, convert_to_numpy=True),
                                    dtype="float32")
@@ -178,6 +194,7 @@ def build_index(settings: Settings, progress: bool = True) -> dict:
         bm25 = bm25s.BM25()
         bm25.index([index_terms(t) for t in texts], show_progress=False)
         bm25.save(str(tmp / f"{name}.bm25"), show_progress=False)
+    (tmp / "vocabulary.json").write_text(json.dumps(vocabulary))
     (tmp / "documents.json").write_text(json.dumps([dataclasses.asdict(d) for d in documents], ensure_ascii=False))
     manifest = {
         **_expected(settings),
@@ -232,6 +249,8 @@ def load_index(settings: Settings) -> Index:
         passage_bm25=bm25s.BM25.load(str(root / "passages.bm25")),
         unit_bm25=bm25s.BM25.load(str(root / "units.bm25")),
         model_path=settings.model_path(),
+        vocabulary=json.loads((root / "vocabulary.json").read_text()),
+        vocabulary_vectors=faiss.read_index(str(root / "vocabulary.faiss")),
     )
 
 

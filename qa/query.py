@@ -36,7 +36,8 @@ _CITATION_TERMS = set(index_terms(" ".join(_CITATION_CUES | {"support", "support
 # A question asking for a quantity wants a number in its answer.
 _QUANTITY = re.compile(r"\b(how (many|much|long|big|large|small|often|old)|what (dose|percentage|proportion|"
                        r"fraction|concentration|year|amount|number|temperature|speed|rate)|size|diameter|"
-                       r"when\b|which year)", re.I)
+                       r"which year)", re.I)
+_QUANTITY_TERMS = set(index_terms("big large small long many much size sizes often old number amount"))
 _ENTITY = re.compile(r"[A-Z0-9\u0370-\u03ff]")
 _MARKERS = re.compile(r"\[\s*\d+(?:\s*[-–,;]\s*\d+)*\s*\]")
 
@@ -93,9 +94,15 @@ class QueryAnalyzer:
                  if t in self.term_vocabulary and t not in self.meta_terms]
         dense = " ".join([self._symbolised(text)] + variants + expansions)
         terms = [t for t in index_terms(" ".join([text] + variants + expansions)) if t not in self.meta_terms]
-        topic = [t for t in focus if t not in _CITATION_TERMS]
+        wants_quantity = bool(_QUANTITY.search(text))
+        if wants_quantity:  # "how big", "how many": the kind of answer, not its subject
+            focus = [t for t in focus if t not in _QUANTITY_TERMS]
+            terms = [t for t in terms if t not in _QUANTITY_TERMS]
+        # The question's own subject: its content words, known to the corpus or not ("capital", "Australia").
+        topic = focus + [t for t in index_terms(text) if t not in self.term_vocabulary and t not in self.meta_terms]
         # Names of molecules, cells and methods (NKG2D, miR-21, CD8+, HIF-1α) carry a question's meaning.
-        key = [t for w in words(text) if _ENTITY.search(w[1:]) for t in index_terms(w) if t in focus]
+        key = [t for w in words(text) for part in re.split(r"[-/]", w) if _ENTITY.search(part[1:]) or part.isupper()
+               for t in index_terms(part) if t in focus]
         follow_up = bool(history) and self._leans_on_history(text, topic)
         context, context_terms = "", []
         if follow_up:
@@ -106,7 +113,6 @@ class QueryAnalyzer:
             if not topic:
                 context += " " + _strip_markers(previous.get("answer", ""))
             context_terms = [t for t in index_terms(context) if t in self.term_vocabulary and t not in self.meta_terms]
-            dense = f"{dense} {context}"
             terms = terms + topic + context_terms
         cited = re.search(r"\[(\d+)\]|\breference\s+(\d+)\b|\bref\.?\s*(\d+)\b", text, re.I)
         table = re.search(r"\btable\s+(\d+)", text, re.I)
@@ -128,7 +134,7 @@ class QueryAnalyzer:
             context_terms=context_terms,
             topic_terms=topic,
             key_terms=key,
-            wants_quantity=bool(_QUANTITY.search(text)),
+            wants_quantity=wants_quantity,
         )
 
     def unknown_words(self, query: Query) -> tuple[list[str], int]:

@@ -18,6 +18,9 @@ from qa.query import Query
 
 # Reciprocal rank fusion constant from Cormack et al. (2009).
 RRF_K = 60
+# Share of a follow-up's dense score that comes from the previous turn: most of it when the question
+# has no words of its own ("which reference supports that?"), some when it has ("and in melanoma?").
+CONTEXT_WEIGHT = {False: 0.7, True: 0.3}
 
 
 @dataclass
@@ -58,9 +61,7 @@ class HybridRetriever:
         self._unit_passage = np.array([position[u.passage_id] for u in index.units], dtype="int64")
 
     def search(self, query: Query, k: int = 10) -> Retrieval:
-        vector = self.index.embed([query.dense_text])
-        p_dense = _dense_scores(self.index.passage_vectors, vector)
-        u_dense = _dense_scores(self.index.unit_vectors, vector)
+        p_dense, u_dense = self._dense(query)
         p_sparse = np.asarray(self.index.passage_bm25.get_scores(query.terms), dtype="float32")
         u_sparse = np.asarray(self.index.unit_bm25.get_scores(query.terms), dtype="float32")
         preference = self._preference(query)
@@ -75,6 +76,20 @@ class HybridRetriever:
                      for u, f, d, s in zip(self.index.units, u_fused, u_dense, u_sparse)]
         unit_hits.sort(key=lambda h: -h.score)
         return Retrieval(query, hits, unit_hits)
+
+    def _dense(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine of every passage and unit with the question; a follow-up mixes in the turn it leans on,
+        weighted by how much the question says on its own (CONTEXT_WEIGHT)."""
+        if not query.context:
+            vector = self.index.embed([query.dense_text])
+            return _dense_scores(self.index.passage_vectors, vector), _dense_scores(self.index.unit_vectors, vector)
+        vectors = self.index.embed([query.dense_text, query.context])
+        share = CONTEXT_WEIGHT[bool(query.topic_terms)]
+        mixed = []
+        for faiss_index in (self.index.passage_vectors, self.index.unit_vectors):
+            own, borrowed = (_dense_scores(faiss_index, vectors[i:i + 1]) for i in (0, 1))
+            mixed.append((1 - share) * own + share * borrowed)
+        return mixed[0], mixed[1]
 
     def _fuse(self, dense: np.ndarray, sparse: np.ndarray) -> np.ndarray:
         """rrf: sum of 1/(RRF_K + rank); linear: w * dense + (1 - w) * sparse / max(sparse)."""

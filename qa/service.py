@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import urlencode
 from typing import Annotated
 
 from fastapi import FastAPI, Query, Request
@@ -84,6 +85,7 @@ class AskResponse(BaseModel):
     passages: list[dict]
     timing_ms: dict
     reason: str = ""
+    references: list[str] = Field(default_factory=list, description="The cited papers, formatted as references.")
 
 
 def create_app(settings: Settings | None = None, index: Index | None = None) -> FastAPI:
@@ -114,6 +116,14 @@ def create_app(settings: Settings | None = None, index: Index | None = None) -> 
         """Answer a question with quoted sentences or table rows and numbered citations, or abstain."""
         history = [turn.model_dump() for turn in body.history]
         return views.ask_view(pipeline, body.question, history, body.top_k)
+
+    @app.get("/api/ask", response_model=AskResponse, tags=["api"])
+    def ask_get(question: Annotated[str, Query(min_length=1, max_length=1000)],
+                top_k: Annotated[int, Query(ge=1, le=50)] = 8) -> dict:
+        """The same answer for a question in the URL (no history): the chat page's JSON twin."""
+        if not question.strip():
+            raise StarletteHTTPException(422, "the question is empty: type a question about exosomes in cancer")
+        return views.ask_view(pipeline, question.strip(), [], top_k)
 
     @app.get("/api/cite", tags=["api"])
     def cite(claim: Annotated[str, Query(min_length=1, max_length=1000)], k: Annotated[int, Query(ge=1, le=20)] = 5):
@@ -154,8 +164,9 @@ def create_app(settings: Settings | None = None, index: Index | None = None) -> 
     def home(request: Request, q: str = "") -> HTMLResponse:
         question = q.strip()[:1000]
         answer = views.ask_view(pipeline, question) if question else None
+        json_url = f"/api/ask?{urlencode({'question': question})}" if question else "/docs#/api/ask_api_ask_post"
         return page(request, "chat.html", {"question": question, "answer": answer,
-                                           "examples": views.EXAMPLE_QUESTIONS, "json_url": "/api/ask"})
+                                           "examples": views.EXAMPLE_QUESTIONS, "json_url": json_url})
 
     @app.get("/documents", response_class=HTMLResponse, include_in_schema=False)
     def documents_page(request: Request) -> HTMLResponse:

@@ -41,9 +41,9 @@ def test_papers_named_by_author_or_table(analyzer):
 def test_follow_ups_borrow_the_previous_turn_only_when_needed(analyzer):
     history = [{"question": "Which cells secrete MET-carrying exosomes?", "answer": "Melanoma cells."}]
     elliptical = analyzer.analyze("and in which recipient cells?", history)
-    assert elliptical.follow_up and "MET-carrying" in elliptical.dense_text
+    assert elliptical.follow_up and "MET-carrying" in elliptical.context
     standalone = analyzer.analyze("How does hypoxia change exosome release in glioblastoma?", history)
-    assert not standalone.follow_up and "MET" not in standalone.dense_text
+    assert not standalone.follow_up and not standalone.context
 
 
 def test_words_the_papers_never_use_are_flagged(analyzer):

@@ -35,6 +35,21 @@ def test_ask_returns_the_contract(http):
     assert {"retrieve", "total"} <= set(data["timing_ms"])
 
 
+def test_a_question_in_the_url_gets_the_same_answer_and_references(http):
+    posted = http.post("/api/ask", json={"question": QUESTION}).json()
+    got = http.get("/api/ask", params={"question": QUESTION}).json()
+    assert got["answer"] == posted["answer"] and got["citations"] == posted["citations"]
+    assert posted["references"][0].startswith("Xu Zhang, Xiao Yuan") and "doi.org/10.1186" in posted["references"][0]
+
+
+def test_an_off_topic_question_after_a_conversation_is_not_a_follow_up(http):
+    history = [{"question": "Which antibody drug can HER2-positive exosomes bind?",
+                "answer": "Exosomes from HER2-overexpressing breast cancer cells express active HER2 and can bind to "
+                          "the HER2 antibody trastuzumab to inhibit its activity [55]. [1]"}]
+    data = http.post("/api/ask", json={"question": "What is the capital of Australia?", "history": history}).json()
+    assert data["abstained"] is True
+
+
 def test_top_k_sets_the_number_of_passages(http):
     assert len(http.post("/api/ask", json={"question": QUESTION, "top_k": 3}).json()["passages"]) == 3
 
@@ -68,7 +83,7 @@ def test_bad_input_gets_a_clear_4xx(http):
         assert error["status"] == 422 and error["message"].startswith("The request is not valid")
     broken = http.post("/api/ask", content=b"{not json", headers={"content-type": "application/json"})
     assert broken.status_code == 422 and "not valid JSON" in broken.json()["error"]["message"]
-    assert http.get("/api/ask").status_code == 405
+    assert http.get("/api/ask").status_code == 422
 
 
 def test_openapi_documents_ask_with_examples(http):
