@@ -20,6 +20,8 @@ from qa.retrieve import HybridRetriever, Retrieval
 from qa.text import index_terms, squash, strip_refs
 
 MAX_ANSWER_WORDS = 80
+# A word in at most about 3% of units (idf = log(1 + N/df) >= 3.5 with N ~ 480) names a specific subject.
+SPECIFIC_IDF = 3.5
 # A sentence opening with one of these leans on the sentence before it.
 _LEANING_OPENERS = re.compile(r"^(This|These|They|It|Its|Such|Those|Their|He|She|Both|The latter|The former)\b")
 _NUMBER = re.compile(r"\d")
@@ -261,16 +263,19 @@ class Pipeline:
         return self._with_antecedents(self._with_continuation(chosen, query))
 
     def _with_continuation(self, chosen: list[Unit], query) -> list[Unit]:
-        """Add the sentence after the best one when it carries on its subject and adds asked-for words."""
+        """Add the sentence after the best one when it carries on the same specific subject and adds
+        asked-for words, or gives the number a quantity question asks for."""
         best = chosen[0]
         after = self._neighbour(best, 1)
         if after is None or after in chosen or best.kind != "paragraph" or len(chosen) >= 3:
             return chosen
         asked = set(query.topic_terms)
         mine, theirs = self._unit_terms[best.id], self._unit_terms[after.id]
-        shared_subject = (mine & theirs & set(query.key_terms)) or (mine & theirs & asked)
-        adds = (theirs - mine) & asked
-        if shared_subject and adds and _words(chosen + [after]) <= MAX_ANSWER_WORDS:
+        specific = {t for t in mine & theirs & asked if self._idf.get(t, 0.0) >= SPECIFIC_IDF}
+        carries_on = bool(specific | (mine & theirs & set(query.key_terms))) and bool((theirs - mine) & asked)
+        gives_number = (query.wants_quantity and bool(mine & theirs & asked)
+                        and not _NUMBER.search(strip_refs(best.text)) and bool(_NUMBER.search(strip_refs(after.text))))
+        if (carries_on or gives_number) and _words(chosen + [after]) <= MAX_ANSWER_WORDS:
             return [best, after] + chosen[1:]
         return chosen
 
