@@ -49,7 +49,7 @@ class Retrieval:
 
 
 class HybridRetriever:
-    """Dense + BM25 retrieval with a choice of fusion ("rrf" or "linear")."""
+    """Dense + BM25 retrieval with a choice of fusion ("linear", "rrf"; "dense" or "bm25" alone)."""
 
     def __init__(self, index: Index, fusion: str = "linear", dense_weight: float = 0.6,
                  unit_weight: float = 0.5):
@@ -62,8 +62,8 @@ class HybridRetriever:
 
     def search(self, query: Query, k: int = 10) -> Retrieval:
         p_dense, u_dense = self._dense(query)
-        p_sparse = np.asarray(self.index.passage_bm25.get_scores(query.terms), dtype="float32")
-        u_sparse = np.asarray(self.index.unit_bm25.get_scores(query.terms), dtype="float32")
+        p_sparse = _bm25_scores(self.index.passage_bm25, query.terms, len(self.index.passages))
+        u_sparse = _bm25_scores(self.index.unit_bm25, query.terms, len(self.index.units))
         preference = self._preference(query)
         u_fused = self._fuse(u_dense, u_sparse) * preference[self._unit_passage]
         best_unit = np.zeros(len(self.index.passages), dtype="float32")
@@ -92,9 +92,14 @@ class HybridRetriever:
         return mixed[0], mixed[1]
 
     def _fuse(self, dense: np.ndarray, sparse: np.ndarray) -> np.ndarray:
-        """rrf: sum of 1/(RRF_K + rank); linear: w * dense + (1 - w) * sparse / max(sparse)."""
+        """linear: w * dense + (1 - w) * sparse / max(sparse); rrf: sum of 1/(RRF_K + rank);
+        dense or bm25: one side alone (for measuring what fusion adds)."""
         if self.fusion == "rrf":
             return (_rrf(dense) + _rrf(sparse)) * RRF_K / 2
+        if self.fusion == "dense":
+            return dense
+        if self.fusion == "bm25":
+            return sparse / (float(sparse.max()) or 1.0)
         top = float(sparse.max()) if sparse.size and sparse.max() > 0 else 1.0
         return self.dense_weight * dense + (1 - self.dense_weight) * sparse / top
 
@@ -107,6 +112,13 @@ class HybridRetriever:
             if query.table is not None and passage.table == query.table and (not query.doc or passage.doc == query.doc):
                 weights[i] *= 1.3
         return weights
+
+
+def _bm25_scores(bm25, terms: list[str], size: int) -> np.ndarray:
+    # bm25s cannot score an empty query ("what is it?" has no terms left after stop words).
+    if not terms:
+        return np.zeros(size, dtype="float32")
+    return np.asarray(bm25.get_scores(terms), dtype="float32")
 
 
 def _dense_scores(faiss_index, vector: np.ndarray) -> np.ndarray:

@@ -70,6 +70,13 @@ def test_history_is_accepted(http):
     assert data["abstained"] is False
 
 
+def test_questions_of_only_stop_words_or_punctuation_are_answered_not_crashed(http):
+    for question in ("What is it?", "???", "the of and", "Which reference supports that?", "é", "[12]"):
+        response = http.post("/api/ask", json={"question": question})
+        assert response.status_code == 200, question
+        assert response.json()["abstained"] in (True, False)
+
+
 def test_bad_input_gets_a_clear_4xx(http):
     cases = [
         {"question": ""}, {"question": "   "}, {"question": 42}, {"question": "x" * 1001},
