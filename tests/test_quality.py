@@ -1,0 +1,51 @@
+"""Answer quality on the project's own question set (tests/data/questions.jsonl), with the real index.
+
+The floors sit a few points under what was measured (see the README), so that a real regression
+fails while noise does not. The development questions in ../shared/eval are for measuring only.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import CORPUS
+
+from qa.evaluate import evaluate, load_questions
+
+QUESTIONS = CORPUS.parent / "tests" / "data" / "questions.jsonl"
+
+
+@pytest.fixture(scope="module")
+def summary(pipeline):
+    return evaluate(pipeline, load_questions(QUESTIONS))
+
+
+def test_the_question_set_is_broad(summary):
+    kinds = {k: a["n"] for k, a in summary["per_kind"].items()}
+    assert sum(kinds.values()) >= 60 and kinds["unanswerable"] >= 15
+    assert set(kinds) == {"prose", "table", "citation", "number", "compare", "followup", "unanswerable"}
+
+
+def test_answers_are_right_often(summary):
+    assert summary["overall"]["answer"] >= 0.82
+    assert summary["answerable"]["answer"] >= 0.86
+    assert summary["precision"] >= 0.82
+
+
+def test_each_kind_holds_its_level(summary):
+    floors = {"prose": 0.85, "table": 0.85, "citation": 0.9, "number": 0.8, "followup": 0.7, "compare": 0.4}
+    for kind, floor in floors.items():
+        assert summary["per_kind"][kind]["answer"] >= floor, kind
+
+
+def test_retrieval_and_references(summary):
+    assert summary["answerable"]["R@5"] >= 0.93
+    assert summary["answerable"]["ref_hit"] >= 0.88
+
+
+def test_abstention_is_calibrated(summary):
+    assert summary["per_kind"]["unanswerable"]["answer"] >= 0.7
+    assert summary["answerable"]["false_abstain"] <= 0.05
+
+
+def test_answers_are_concise(summary):
+    assert summary["answer_words_mean"] <= 80
