@@ -17,7 +17,7 @@ from qa.text import strip_refs
 
 DATA = Path(__file__).resolve().parent / "data"
 COEFFICIENTS = DATA / "abstention.json"
-FEATURES = ["top_dense", "top_overlap", "top_score", "foreign_share", "unknown_foreign", "margin",
+FEATURES = ["top_dense", "coverage", "top_score", "foreign_share", "unknown_foreign", "margin",
             "missing_rarest", "number_missing", "follows_previous_answer"]
 _NUMBER = re.compile(r"\d")
 # Cosine of a word with its nearest corpus word: at 0.4 or below it is foreign to the papers, at
@@ -35,13 +35,15 @@ class UnknownWords:
     content_words: int
 
 
-def features(query, candidates, chosen, unknown: UnknownWords, missing_rarest: float = 0.0) -> list[float]:
+def features(query, candidates, chosen, unknown: UnknownWords, missing_rarest: float = 0.0,
+             coverage: float = 0.0) -> list[float]:
     """The numbers abstention looks at, in FEATURES order.
 
     ``unknown_foreign``: max over unknown words of rarity (wordfreq) x foreignness (no close corpus
     word): an off-topic question names things ("glypican", "sourdough") the papers lack, while a
     paraphrase ("drawback") has a near neighbour in them. ``foreign_share``: the same summed over
     the unknown words, per content word of the question.
+    ``coverage``: IDF-weighted share of the question's subject words found in the chosen answer.
     ``number_missing``: a question asking for a quantity whose chosen sentences hold no number.
     ``missing_rarest``: the rarity (IDF / max IDF) of the rarest question word that the best
     unit lacks; a near-miss question usually asks for one specific thing the papers never say.
@@ -52,7 +54,7 @@ def features(query, candidates, chosen, unknown: UnknownWords, missing_rarest: f
                for w, s in zip(unknown.words, unknown.similarity)]
     return [
         top.dense if top else 0.0,
-        top.overlap if top else 0.0,
+        coverage,
         top.score if top else 0.0,
         sum(foreign) / unknown.content_words if unknown.content_words else 0.0,
         max(foreign, default=0.0),

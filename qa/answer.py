@@ -99,7 +99,8 @@ class Pipeline:
         retrieval, chosen, values = self._answer(question, history, max(top_k, 10), timing)
         probability = self.abstainer.probability(values)
         passages = [RankedPassage(h.passage.id, h.passage.doc, h.passage.section, h.passage.kind, h.passage.text,
-                                  round(h.score, 4), list(h.passage.refs)) for h in retrieval.hits[:top_k]]
+                                  round(h.score, 4), list(h.passage.refs)) for h in self._reranked(retrieval, chosen)]
+        passages = passages[:top_k]
         if not chosen or probability < self.abstainer.threshold:
             timing["total"] = _ms(started)
             return Answer(question, _abstention_text(), True, round(probability, 3), [], [], passages, timing,
@@ -108,6 +109,12 @@ class Pipeline:
         answer = " ".join(f"{s.text} [{s.citation}]" for s in sentences)
         timing["total"] = _ms(started)
         return Answer(question, answer, False, round(probability, 3), sentences, citations, passages, timing)
+
+    def _reranked(self, retrieval: Retrieval, chosen: list[Unit]) -> list:
+        """The retrieved passages, those the chosen units come from first (the reader re-ranks)."""
+        cited = list(dict.fromkeys(u.passage_id for u in chosen))
+        by_id = {h.passage.id: h for h in retrieval.all_hits}
+        return [by_id[pid] for pid in cited] + [h for h in retrieval.hits if h.passage.id not in cited]
 
     def abstention_features(self, question: str, history: list[dict] | None = None) -> list[float]:
         """The abstention features of ``question`` (what ``qa calibrate`` fits on)."""
@@ -145,9 +152,14 @@ class Pipeline:
             terms = self._unit_terms[candidates[0].unit.id]
             absent = [self._idf[t] for t in query.topic_terms if t in self._idf and t not in terms]
             missing = max(absent, default=0.0) / self._max_idf
+        # Share of the question's subject that the answer contains; a word the papers never use counts
+        # as a half-weight miss.
+        answered = set().union(*(self._unit_terms[u.id] for u in chosen)) if chosen else set()
+        weights = {t: self._idf.get(t, 0.5 * self._max_idf) for t in set(query.topic_terms)}
+        coverage = sum(w for t, w in weights.items() if t in answered) / (sum(weights.values()) or 1.0)
         found, content = self.analyzer.unknown_words(query)
         unknown = UnknownWords(found, self.index.nearest_word_similarity(found), content)
-        return features(query, candidates, chosen, unknown, missing)
+        return features(query, candidates, chosen, unknown, missing, coverage)
 
     def _read(self, question: str, history: list[dict] | None, k: int = 10, timing: dict | None = None):
         """Understand, retrieve and score candidate units for ``question``."""
@@ -289,9 +301,9 @@ class Pipeline:
             candidates = self._candidates(retrieval, anchors)
             if candidates:
                 chosen.append(candidates[0].unit)
-                runner_up = next((c for c in candidates[1:3] if c.score >= 0.9 * candidates[0].score
+                runner_up = next((c for c in candidates[1:3] if c.score >= 0.8 * candidates[0].score
                                   and not self._duplicate(c.unit, chosen)), None)
-                if runner_up and len(candidates[0].unit.text.split()) + len(runner_up.unit.text.split()) <= 60:
+                if runner_up and len(candidates[0].unit.text.split()) + len(runner_up.unit.text.split()) <= 70:
                     chosen.append(runner_up.unit)
         hits = [hit for group in zip(*rankings) for hit in group]
         return hits, self._with_antecedents(chosen)

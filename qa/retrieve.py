@@ -44,8 +44,9 @@ class Retrieval:
     """Everything a retrieval found: passages and units best first, with their raw scores."""
 
     query: Query
-    hits: list[Hit]
+    hits: list[Hit]  # the top k
     unit_hits: list[UnitHit]
+    all_hits: list[Hit]  # every passage, best first
 
 
 class HybridRetriever:
@@ -69,13 +70,13 @@ class HybridRetriever:
         best_unit = np.zeros(len(self.index.passages), dtype="float32")
         np.maximum.at(best_unit, self._unit_passage, u_fused)
         p_fused = self._fuse(p_dense, p_sparse) * preference + self.unit_weight * best_unit
-        order = np.argsort(-p_fused)[:k]
+        order = np.argsort(-p_fused)
         hits = [Hit(self.index.passages[i], float(p_fused[i]), float(p_dense[i]), float(p_sparse[i]))
                 for i in order]
         unit_hits = [UnitHit(u, float(f), float(d), float(s))
                      for u, f, d, s in zip(self.index.units, u_fused, u_dense, u_sparse)]
         unit_hits.sort(key=lambda h: -h.score)
-        return Retrieval(query, hits, unit_hits)
+        return Retrieval(query, hits[:k], unit_hits, hits)
 
     def _dense(self, query: Query) -> tuple[np.ndarray, np.ndarray]:
         """Cosine of every passage and unit with the question; a follow-up mixes in the turn it leans on,
