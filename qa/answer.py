@@ -76,11 +76,11 @@ class Pipeline:
 
     def __init__(self, index: Index, fusion: str = "linear", expand_queries: bool = True,
                  abstainer: Abstainer | None = None, weights: SelectionWeights = SelectionWeights(),
-                 dense_weight: float = 0.6, unit_weight: float = 0.5):
+                 dense_weight: float = 0.6):
         self.index = index
         self.weights = weights
         self.analyzer = QueryAnalyzer(index.documents.values(), index.passages)
-        self.retriever = HybridRetriever(index, fusion=fusion, dense_weight=dense_weight, unit_weight=unit_weight)
+        self.retriever = HybridRetriever(index, fusion=fusion, dense_weight=dense_weight)
         self.expand_queries = expand_queries
         self.abstainer = abstainer or Abstainer.default()
         self._unit_terms = {u.id: set(index_terms(u.text)) for u in index.units}

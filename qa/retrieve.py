@@ -1,9 +1,9 @@
 """Retrieve: hybrid dense (FAISS) + BM25 search over passages and answer units.
 
 ``HybridRetriever(index).search(query)`` scores every passage and every
-answer unit both ways and fuses the two rankings. A passage also inherits the
-best score of its own units, so a passage with one sharply matching sentence
-is not lost in a long window.
+answer unit both ways and fuses the two rankings. (Letting a passage inherit
+its best unit's score was measured and added nothing once the reader puts the
+passages it quotes first; see the README.)
 """
 
 from __future__ import annotations
@@ -52,12 +52,10 @@ class Retrieval:
 class HybridRetriever:
     """Dense + BM25 retrieval with a choice of fusion ("linear", "rrf"; "dense" or "bm25" alone)."""
 
-    def __init__(self, index: Index, fusion: str = "linear", dense_weight: float = 0.6,
-                 unit_weight: float = 0.5):
+    def __init__(self, index: Index, fusion: str = "linear", dense_weight: float = 0.6):
         self.index = index
         self.fusion = fusion
         self.dense_weight = dense_weight
-        self.unit_weight = unit_weight
         position = {p.id: i for i, p in enumerate(index.passages)}
         self._unit_passage = np.array([position[u.passage_id] for u in index.units], dtype="int64")
 
@@ -67,9 +65,7 @@ class HybridRetriever:
         u_sparse = _bm25_scores(self.index.unit_bm25, query.terms, len(self.index.units))
         preference = self._preference(query)
         u_fused = self._fuse(u_dense, u_sparse) * preference[self._unit_passage]
-        best_unit = np.zeros(len(self.index.passages), dtype="float32")
-        np.maximum.at(best_unit, self._unit_passage, u_fused)
-        p_fused = self._fuse(p_dense, p_sparse) * preference + self.unit_weight * best_unit
+        p_fused = self._fuse(p_dense, p_sparse) * preference
         order = np.argsort(-p_fused)
         hits = [Hit(self.index.passages[i], float(p_fused[i]), float(p_dense[i]), float(p_sparse[i]))
                 for i in order]

@@ -24,7 +24,6 @@ def configurations(index):
     yield "dense only (no BM25)", Pipeline(index, fusion="dense"), {}
     yield "BM25 only (no dense)", Pipeline(index, fusion="bm25"), {}
     yield "RRF instead of linear fusion", Pipeline(index, fusion="rrf"), {}
-    yield "passages without their units' scores", Pipeline(index, unit_weight=0.0), {}
     yield "no abstention", Pipeline(index, abstainer=replace(full, threshold=0.0)), {}
     yield "no conversation history", Pipeline(index), {"drop_history": True}
 
