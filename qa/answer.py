@@ -57,7 +57,6 @@ class Candidate:
     unit: Unit
     score: float
     dense: float
-    overlap: float
     anchored: bool = False  # in the paragraph the previous answer quoted
 
 
@@ -246,7 +245,7 @@ class Pipeline:
             if query.wants_quantity and _NUMBER.search(strip_refs(unit.text)):
                 score += 0.12
             anchored = (unit.doc, passage.paragraph) in anchors and passage.paragraph >= 0
-            candidates.append(Candidate(unit, score, hit.dense, overlap, anchored))
+            candidates.append(Candidate(unit, score, hit.dense, anchored))
         candidates.sort(key=lambda c: -c.score)
         return candidates
 

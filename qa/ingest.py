@@ -508,9 +508,3 @@ class _Parser:
             self.discards.append(Discard("table continuation header", line.text, line.start, line.end))
         self.tables.append(Table(parsed.number, parsed.caption, parsed.columns, parsed.note,
                                  self.section, caption_id, row_ids))
-
-
-def source_words(source: str) -> list[tuple[str, int]]:
-    """Every word of a source with its offset (for coverage checks)."""
-    return [(m.group(0), m.start()) for m in re.finditer(r"\w+", source)]
-

@@ -33,8 +33,6 @@ class Settings:
     # Sentences per paragraph passage and sentences shared by neighbouring windows (see README: measured on R@5).
     window_sentences: int = 5
     overlap_sentences: int = 0
-    top_k: int = 8
-    max_question_chars: int = 1000
     # Rebuild a missing or stale index on start (False: refuse with the reason).
     auto_build: bool = True
 
