@@ -93,7 +93,7 @@ class Abstainer:
         return cls([8.0, 6.0, 0.0, -6.0, 0.0, 0.0, 0.0, 0.0, 0.0], -5.0)
 
     @classmethod
-    def fit(cls, rows: list[list[float]], answerable: list[bool], max_false_abstain: float = 0.05) -> "Abstainer":
+    def fit(cls, rows: list[list[float]], answerable: list[bool], max_false_abstain: float = 0.04) -> "Abstainer":
         """Fit the logistic model; pick the highest threshold whose 5-fold cross-validated rate of
         abstaining on answerable questions stays within ``max_false_abstain``."""
         import numpy as np

@@ -20,6 +20,8 @@ from qa.retrieve import HybridRetriever, Retrieval
 from qa.text import index_terms, squash, strip_refs
 
 MAX_ANSWER_WORDS = 80
+# Cosine under which a sentence sharing the question's words is probably about something else.
+OVERLAP_GATE = 0.5
 # A word in at most about 3% of units (idf = log(1 + N/df) >= 3.5 with N ~ 480) names a specific subject.
 SPECIFIC_IDF = 3.5
 # A sentence opening with one of these leans on the sentence before it.
@@ -228,7 +230,9 @@ class Pipeline:
             terms = self._unit_terms[unit.id]
             overlap = sum(w * self._idf.get(t, self._max_idf) for t, w in focus.items() if t in terms) / weight
             w = self.weights
-            score = (w.dense * hit.dense + w.overlap * overlap + w.sparse * hit.sparse / best_sparse
+            # Shared words count in full only for a sentence that is also close in meaning.
+            gate = min(1.0, max(0.0, hit.dense) / OVERLAP_GATE)
+            score = (w.dense * hit.dense + w.overlap * overlap * gate + w.sparse * hit.sparse / best_sparse
                      + w.passage * top_passages.get(unit.passage_id, 0.0) / best_passage)
             if query.wants_refs and unit.refs:
                 score += 0.05
