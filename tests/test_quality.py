@@ -27,23 +27,23 @@ def test_the_question_set_is_broad(summary):
 
 def test_answers_are_right_often(summary):
     assert summary["overall"]["answer"] >= 0.82
-    assert summary["answerable"]["answer"] >= 0.86
+    assert summary["answerable"]["answer"] >= 0.88
     assert summary["precision"] >= 0.82
 
 
 def test_each_kind_holds_its_level(summary):
-    floors = {"prose": 0.85, "table": 0.85, "citation": 0.9, "number": 0.8, "followup": 0.7, "compare": 0.4}
+    floors = {"prose": 0.9, "table": 0.85, "citation": 0.9, "number": 0.8, "followup": 0.7, "compare": 0.4}
     for kind, floor in floors.items():
         assert summary["per_kind"][kind]["answer"] >= floor, kind
 
 
 def test_retrieval_and_references(summary):
-    assert summary["answerable"]["R@5"] >= 0.93
+    assert summary["answerable"]["R@5"] >= 0.95
     assert summary["answerable"]["ref_hit"] >= 0.88
 
 
 def test_abstention_is_calibrated(summary):
-    assert summary["per_kind"]["unanswerable"]["answer"] >= 0.7
+    assert summary["per_kind"]["unanswerable"]["answer"] >= 0.75
     assert summary["answerable"]["false_abstain"] <= 0.05
 
 
