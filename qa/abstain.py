@@ -19,7 +19,6 @@ DATA = Path(__file__).resolve().parent / "data"
 COEFFICIENTS = DATA / "abstention.json"
 FEATURES = ["top_dense", "coverage", "top_score", "foreign_share", "unknown_foreign", "margin",
             "missing_rarest", "number_missing", "follows_previous_answer"]
-_NUMBER = re.compile(r"\d")
 # Cosine of a word with its nearest corpus word: at 0.4 or below it is foreign to the papers, at
 # 0.7 or above a paraphrase of a word they use (drawback ~ disadvantages 0.62, epithelium ~
 # epithelial 0.85, sourdough ~ producing 0.43: measured with the bundled MiniLM).
@@ -44,7 +43,8 @@ def features(query, candidates, chosen, unknown: UnknownWords, missing_rarest: f
     paraphrase ("drawback") has a near neighbour in them. ``foreign_share``: the same summed over
     the unknown words, per content word of the question.
     ``coverage``: IDF-weighted share of the question's subject words found in the chosen answer.
-    ``number_missing``: a question asking for a quantity whose chosen sentences hold no number.
+    ``number_missing``: a question asking for a quantity whose chosen sentences hold no number of
+    that kind (a percentage, a dose, a year, a size).
     ``missing_rarest``: the rarity (IDF / max IDF) of the rarest question word that the best
     unit lacks; a near-miss question usually asks for one specific thing the papers never say.
     """
@@ -60,7 +60,8 @@ def features(query, candidates, chosen, unknown: UnknownWords, missing_rarest: f
         max(foreign, default=0.0),
         (top.score - second) if top else 0.0,
         missing_rarest,
-        1.0 if query.wants_quantity and not any(_NUMBER.search(strip_refs(u.text)) for u in chosen) else 0.0,
+        1.0 if query.wants_quantity and not any(re.search(query.quantity_form, strip_refs(u.text), re.I)
+                                                 for u in chosen) else 0.0,
         1.0 if top and top.anchored else 0.0,
     ]
 

@@ -37,6 +37,15 @@ _CITATION_TERMS = set(index_terms(" ".join(_CITATION_CUES | {"support", "support
 _QUANTITY = re.compile(r"\b(how (many|much|long|big|large|small|often|old)|what (dose|percentage|proportion|"
                        r"fraction|concentration|year|amount|number|temperature|speed|rate)|size|diameter|"
                        r"which year)", re.I)
+# What a number must look like to answer a question about a kind of quantity (any digit otherwise).
+_QUANTITY_FORMS = [
+    (re.compile(r"\b(percentage|percent|proportion|fraction)\b", re.I), r"%|\bper ?cent"),
+    (re.compile(r"\b(dose|dosage|concentration)\b", re.I),
+     r"\d\s*(mg|µg|μg|ng|pg|g|ml|µl|μl|mm|µm|μm|nm|pm|m|iu|units?)(/|\b)"),
+    (re.compile(r"\b(year|when)\b", re.I), r"\b(1[89]|20)\d\d\b"),
+    (re.compile(r"\btemperature\b", re.I), r"°|\bdegrees\b"),
+    (re.compile(r"\b(size|diameter|how (big|large|small))\b", re.I), r"\d\s*(nm|µm|μm|mm)\b"),
+]
 _QUANTITY_TERMS = set(index_terms("big large small long many much size sizes often old number amount"))
 _ENTITY = re.compile(r"[A-Z0-9\u0370-\u03ff]")
 _MARKERS = re.compile(r"\[\s*\d+(?:\s*[-–,;]\s*\d+)*\s*\]")
@@ -67,6 +76,7 @@ class Query:
     key_terms: list[str] = field(default_factory=list)  # entity-like words: acronyms, gene and molecule names
     figure: int | None = None
     wants_quantity: bool = False
+    quantity_form: str = ""  # the pattern an answer's number must match ("%" for a percentage)
 
 
 class QueryAnalyzer:
@@ -135,6 +145,7 @@ class QueryAnalyzer:
             topic_terms=topic,
             key_terms=key,
             wants_quantity=wants_quantity,
+            quantity_form=next((form for cue, form in _QUANTITY_FORMS if cue.search(text)), r"\d") if wants_quantity else "",
         )
 
     def unknown_words(self, query: Query) -> tuple[list[str], int]:
