@@ -181,6 +181,12 @@ class Pipeline:
         candidates = [c for c in self._candidates(retrieval, anchors) if c.unit.id not in quoted]
         return query, retrieval, candidates
 
+    @staticmethod
+    def _defines(unit: Unit, subject: list[str]) -> bool:
+        """Does the sentence open by saying what the subject is ("Exosomes are small ... vesicles")?"""
+        opening = re.match(r"^(.{1,80}?)\s+(?:is|are)\s+(?:an?\s+|the\s+)?\w", unit.text)
+        return bool(opening) and set(subject) <= set(index_terms(opening.group(1)))
+
     def _quoted(self, history: list[dict] | None) -> list[Unit]:
         """The units of the index that the previous answer quoted (markers and punctuation aside), in its order."""
         previous = squash(strip_refs((history or [{}])[-1].get("answer", "")))
@@ -240,6 +246,8 @@ class Pipeline:
                 score += 0.3
             if query.table is not None and unit.kind == "table_row" and passage.table == query.table:
                 score += 0.1
+            if query.defines and self._defines(unit, query.defines):
+                score += 0.15
             if query.figure is not None and passage.label.split()[-1:] == [str(query.figure)] and passage.table is None:
                 score += 0.1
             if (unit.doc, passage.paragraph) in anchors and passage.paragraph >= 0:

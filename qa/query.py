@@ -46,6 +46,8 @@ _QUANTITY_FORMS = [
     (re.compile(r"\btemperature\b", re.I), r"°|\bdegrees\b"),
     (re.compile(r"\b(size|diameter|how (big|large|small))\b", re.I), r"\d\s*(nm|µm|μm|mm)\b"),
 ]
+# "What is an MVB?", "what are exosomes": a request for a definition of the subject.
+_DEFINITION = re.compile(r"^\s*what\s+(?:is|are)\s+(?:an?\s+|the\s+)?([\w-]+(?:\s+[\w-]+){0,3})\s*\??\s*$", re.I)
 _QUANTITY_TERMS = set(index_terms("big large small long many much size sizes often old number amount"))
 _ENTITY = re.compile(r"[A-Z0-9\u0370-\u03ff]")
 _MARKERS = re.compile(r"\[\s*\d+(?:\s*[-–,;]\s*\d+)*\s*\]")
@@ -76,6 +78,7 @@ class Query:
     key_terms: list[str] = field(default_factory=list)  # entity-like words: acronyms, gene and molecule names
     figure: int | None = None
     wants_quantity: bool = False
+    defines: list[str] = field(default_factory=list)  # terms of the subject a "what is X?" asks to define
     quantity_form: str = ""  # the pattern an answer's number must match ("%" for a percentage)
 
 
@@ -145,6 +148,7 @@ class QueryAnalyzer:
             topic_terms=topic,
             key_terms=key,
             wants_quantity=wants_quantity,
+            defines=_defined(text),
             quantity_form=next((form for cue, form in _QUANTITY_FORMS if cue.search(text)), r"\d") if wants_quantity else "",
         )
 
@@ -242,6 +246,11 @@ class QueryAnalyzer:
         low = text.lower()
         named = {doc for doc, names in self.doc_names.items() if any(re.search(rf"\b{n}\b", low) for n in names)}
         return named.pop() if len(named) == 1 else None
+
+
+def _defined(text: str) -> list[str]:
+    match = _DEFINITION.match(text)
+    return index_terms(match.group(1)) if match else []
 
 
 def _doc_names(documents) -> dict[str, set[str]]:
