@@ -80,3 +80,8 @@ def test_confidence_is_a_probability_and_higher_for_answerable(pipeline):
     good = pipeline.ask("What are the stages of exosome formation?")
     bad = pipeline.ask("Who won the football world cup in 2018?")
     assert 0 <= bad.confidence < good.confidence <= 1
+
+
+def test_a_definition_question_gets_a_sentence_saying_what_the_subject_is(pipeline):
+    answer = pipeline.ask("what are exosomes")
+    assert "Exosomes are small" in answer.sentences[0].text
