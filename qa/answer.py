@@ -123,19 +123,19 @@ class Pipeline:
 
     def _answer(self, question: str, history: list[dict] | None, k: int, timing: dict):
         """Retrieval, the chosen units and the abstention features of ``question``."""
-        query, retrieval, candidates = self._read(question, history, k=k, timing=timing)
+        query, retrieval, candidates, quoted = self._read(question, history, k=k, timing=timing)
         mark = time.perf_counter()
         if query.compare and not query.doc:
-            hits, chosen = self._compare(query, history)
+            hits, chosen = self._compare(query, self._anchors(quoted))
             retrieval = replace(retrieval, hits=hits)
         else:
-            chosen = self._select(candidates, retrieval, history)
+            chosen = self._select(candidates, retrieval, quoted)
         timing["select"] = _ms(mark)
         return retrieval, chosen, self._features(query, candidates, chosen)
 
     def support(self, claim: str, k: int = 5) -> dict:
         """The units that best support ``claim`` (one per passage, best first) and p(supported)."""
-        query, _, candidates = self._read(claim, None)
+        query, _, candidates, _ = self._read(claim, None)
         probability = self.abstainer.probability(self._features(query, candidates, [c.unit for c in candidates[:1]]))
         if not candidates or probability < self.abstainer.threshold:
             return {"units": [], "confidence": round(probability, 3)}
@@ -163,7 +163,8 @@ class Pipeline:
         return features(query, candidates, chosen, unknown, missing, coverage)
 
     def _read(self, question: str, history: list[dict] | None, k: int = 10, timing: dict | None = None):
-        """Understand, retrieve and score candidate units for ``question``."""
+        """Understand, retrieve and score candidate units for ``question``; also the units the previous
+        answer quoted, when the question follows up on it."""
         timing = {} if timing is None else timing
         started = time.perf_counter()
         query = self.analyzer.analyze(question, history)
@@ -173,13 +174,11 @@ class Pipeline:
         mark = time.perf_counter()
         retrieval = self.retriever.search(query, k=k)
         timing["retrieve"] = _ms(mark)
-        anchors, quoted = set(), set()
-        if query.follow_up:
-            anchors = self._anchors(history)
-            if query.topic_terms:  # a follow-up with its own topic wants something new, not the last answer again
-                quoted = {u.id for u in self._quoted(history)}
-        candidates = [c for c in self._candidates(retrieval, anchors) if c.unit.id not in quoted]
-        return query, retrieval, candidates
+        quoted = self._quoted(history) if query.follow_up else []
+        # A follow-up with its own topic wants something new, not the last answer again.
+        repeated = {u.id for u in quoted} if query.topic_terms else set()
+        candidates = [c for c in self._candidates(retrieval, self._anchors(quoted)) if c.unit.id not in repeated]
+        return query, retrieval, candidates, quoted
 
     @staticmethod
     def _defines(unit: Unit, subject: list[str]) -> bool:
@@ -193,12 +192,11 @@ class Pipeline:
         found = [u for u in self.index.units if len(self._squashed[u.id]) > 25 and self._squashed[u.id] in previous]
         return sorted(found, key=lambda u: previous.index(self._squashed[u.id]))
 
-    def _anchors(self, history: list[dict] | None) -> set:
+    def _anchors(self, quoted: list[Unit]) -> set:
         """Where the previous answer was: its paragraphs (doc, number) and the unit ids right after its quotes.
 
         An elliptical follow-up ("and if it breaks down?") most likely continues there.
         """
-        quoted = self._quoted(history)
         anchors: set = {(u.doc, self.index.passage_by_id[u.passage_id].paragraph) for u in quoted}
         anchors.update(after.id for u in quoted if (after := self._neighbour(u, 1)) is not None)
         return anchors
@@ -261,14 +259,13 @@ class Pipeline:
         candidates.sort(key=lambda c: -c.score)
         return candidates
 
-    def _select(self, candidates: list[Candidate], retrieval: Retrieval, history=None) -> list[Unit]:
+    def _select(self, candidates: list[Candidate], retrieval: Retrieval, quoted: list[Unit]) -> list[Unit]:
         """1-3 units, best first, no near-duplicates, within the word budget."""
         if not candidates:
             return []
         query = retrieval.query
         if query.follow_up and not query.topic_terms:
             # "Which reference supports that?": the sentences the previous answer quoted, with their refs.
-            quoted = self._quoted(history)
             if quoted:
                 return quoted[:3]
         best = candidates[0]
@@ -302,10 +299,9 @@ class Pipeline:
             return [best, after] + chosen[1:]
         return chosen
 
-    def _compare(self, query, history) -> tuple[list, list[Unit]]:
+    def _compare(self, query, anchors: set) -> tuple[list, list[Unit]]:
         """For a comparison: search each paper on its own; the best unit of each, and the passages interleaved."""
         chosen, rankings = [], []
-        anchors = self._anchors(history) if query.follow_up else set()
         for doc in self.index.documents:
             retrieval = self.retriever.search(replace(query, doc=doc), k=10)
             rankings.append([h for h in retrieval.hits if h.passage.doc == doc])

@@ -61,8 +61,7 @@ class Index:
     passage_bm25: object
     unit_bm25: object
     model_path: str
-    vocabulary: list[str]
-    vocabulary_vectors: object
+    vocabulary_vectors: object  # one row per word of vocabulary.json
     _model: object = None
 
     def __post_init__(self) -> None:
@@ -249,7 +248,6 @@ def load_index(settings: Settings) -> Index:
         passage_bm25=bm25s.BM25.load(str(root / "passages.bm25")),
         unit_bm25=bm25s.BM25.load(str(root / "units.bm25")),
         model_path=settings.model_path(),
-        vocabulary=json.loads((root / "vocabulary.json").read_text()),
         vocabulary_vectors=faiss.read_index(str(root / "vocabulary.faiss")),
     )
 

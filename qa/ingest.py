@@ -181,6 +181,7 @@ class _Parser:
         self.source = source
         self.chunking = chunking
         self.lines = split_lines(source)
+        self.line_width = statistics.median(len(ln.text) for ln in self.lines if ln.text) if source.strip() else 60
         self.vocab = vocab
         self.passages: list[Passage] = []
         self.tables: list[Table] = []
@@ -408,12 +409,11 @@ class _Parser:
         """Cut running body lines into paragraphs, then into passages."""
         if not flow:
             return
-        width = statistics.median(len(ln.text) for ln in self.lines if ln.text) if self.lines else 60
         paragraph: list[Line] = []
         for line in flow:
             if paragraph:
                 previous = paragraph[-1].text
-                short = len(previous) < 0.85 * width
+                short = len(previous) < 0.85 * self.line_width
                 if _terminal(previous) and (short or line.number in blank_before):
                     self._paragraph(paragraph)
                     paragraph = []

@@ -27,8 +27,6 @@ CONTEXT_WEIGHT = {False: 0.7, True: 0.3}
 class Hit:
     passage: Passage
     score: float
-    dense: float
-    sparse: float
 
 
 @dataclass
@@ -56,6 +54,8 @@ class HybridRetriever:
         self.index = index
         self.fusion = fusion
         self.dense_weight = dense_weight
+        # A comparison searches each paper with the same question: its embeddings are reused.
+        self._last_embedded: tuple[tuple[str, ...], np.ndarray] = ((), np.empty(0))
         position = {p.id: i for i, p in enumerate(index.passages)}
         self._unit_passage = np.array([position[u.passage_id] for u in index.units], dtype="int64")
 
@@ -67,8 +67,7 @@ class HybridRetriever:
         u_fused = self._fuse(u_dense, u_sparse) * preference[self._unit_passage]
         p_fused = self._fuse(p_dense, p_sparse) * preference
         order = np.argsort(-p_fused)
-        hits = [Hit(self.index.passages[i], float(p_fused[i]), float(p_dense[i]), float(p_sparse[i]))
-                for i in order]
+        hits = [Hit(self.index.passages[i], float(p_fused[i])) for i in order]
         unit_hits = [UnitHit(u, float(f), float(d), float(s))
                      for u, f, d, s in zip(self.index.units, u_fused, u_dense, u_sparse)]
         unit_hits.sort(key=lambda h: -h.score)
@@ -78,15 +77,22 @@ class HybridRetriever:
         """Cosine of every passage and unit with the question; a follow-up mixes in the turn it leans on,
         weighted by how much the question says on its own (CONTEXT_WEIGHT)."""
         if not query.context:
-            vector = self.index.embed([query.dense_text])
+            vector = self._embed((query.dense_text,))
             return _dense_scores(self.index.passage_vectors, vector), _dense_scores(self.index.unit_vectors, vector)
-        vectors = self.index.embed([query.dense_text, query.context])
+        vectors = self._embed((query.dense_text, query.context))
         share = CONTEXT_WEIGHT[bool(query.topic_terms)]
         mixed = []
         for faiss_index in (self.index.passage_vectors, self.index.unit_vectors):
             own, borrowed = (_dense_scores(faiss_index, vectors[i:i + 1]) for i in (0, 1))
             mixed.append((1 - share) * own + share * borrowed)
         return mixed[0], mixed[1]
+
+    def _embed(self, texts: tuple[str, ...]) -> np.ndarray:
+        last_texts, last_vectors = self._last_embedded
+        if texts != last_texts:
+            last_vectors = self.index.embed(list(texts))
+            self._last_embedded = (texts, last_vectors)
+        return last_vectors
 
     def _fuse(self, dense: np.ndarray, sparse: np.ndarray) -> np.ndarray:
         """linear: w * dense + (1 - w) * sparse / max(sparse); rrf: sum of 1/(RRF_K + rank);

@@ -41,17 +41,14 @@ def ask_view(pipeline: Pipeline, question: str, history: list[dict] | None = Non
 def cite_view(pipeline: Pipeline, claim: str, k: int = 5) -> dict:
     """Passages that best support ``claim``, each with its best sentence; empty when none does."""
     support = pipeline.support(claim, k=k)
-    results = [{
-        "passage_id": unit.passage_id,
-        "doc": unit.doc,
-        "section": pipeline.index.passage_by_id[unit.passage_id].section,
-        "kind": unit.kind,
-        "sentence": unit.text,
-        "refs": list(unit.refs),
-        "support": round(score, 3),
-        "passage_text": pipeline.index.passage_by_id[unit.passage_id].text,
-        "url": passage_url(unit.doc, unit.passage_id),
-    } for unit, score in support["units"]]
+    results = []
+    for unit, score in support["units"]:
+        passage = pipeline.index.passage_by_id[unit.passage_id]
+        results.append({
+            "passage_id": unit.passage_id, "doc": unit.doc, "section": passage.section, "kind": unit.kind,
+            "sentence": unit.text, "refs": list(unit.refs), "support": round(score, 3),
+            "passage_text": passage.text, "url": passage_url(unit.doc, unit.passage_id),
+        })
     return {"claim": claim, "supported": bool(results), "confidence": support["confidence"], "results": results}
 
 
