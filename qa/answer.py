@@ -20,6 +20,8 @@ from qa.retrieve import HybridRetriever, Retrieval
 from qa.text import index_terms, squash, strip_refs
 
 MAX_ANSWER_WORDS = 80
+# For a sentence in the form the question asks for: a definition for "what is X?", a list for "which Xs?".
+ANSWER_FORM_BONUS = 0.15
 # Cosine under which a sentence sharing the question's words is probably about something else.
 OVERLAP_GATE = 0.5
 # A word in at most about 3% of units (idf = log(1 + N/df) >= 3.5 with N ~ 480) names a specific subject.
@@ -27,7 +29,11 @@ SPECIFIC_IDF = 3.5
 # A sentence opening with one of these leans on the sentence before it.
 _LEANING_OPENERS = re.compile(r"^(This|These|They|It|Its|Such|Those|Their|He|She|Both|The latter|The former)\b")
 _NUMBER = re.compile(r"\d")
-_LIST_CUES = re.compile(r"\b(which|what)\s+(\w+\s+){0,2}(\w+s)\b|\blist\b|\bname\b", re.I)
+# What follows a noun whose instances a sentence lists: "lipids such as A, B", "fluids including ...",
+# "markers (A, B, C)", "proteins are found on exosomes that include A, B".
+_ENUMERATION = re.compile(r"(?:[\s,]+[\w-]+){0,7}?[\s,]*(?:\b(?:such as|including|includes?|namely|e\.g\.)|\([^)]*,|:\s*[\w-]+,)")
+_WORD = re.compile(r"[\w-]+")
+_LIST_CUES = re.compile(r"\blist\b|\bname\b", re.I)
 
 
 @dataclass
@@ -245,13 +251,15 @@ class Pipeline:
             if query.table is not None and unit.kind == "table_row" and passage.table == query.table:
                 score += 0.1
             if query.defines and self._defines(unit, query.defines):
-                score += 0.15
+                score += ANSWER_FORM_BONUS
             if query.figure is not None and passage.label.split()[-1:] == [str(query.figure)] and passage.table is None:
                 score += 0.1
             if (unit.doc, passage.paragraph) in anchors and passage.paragraph >= 0:
                 score += 0.08
             if unit.id in anchors:
                 score += 0.08
+            if query.listed and set(query.listed) <= terms and _enumerates(unit.text, query.listed[-1]):
+                score += ANSWER_FORM_BONUS
             if query.wants_quantity and _NUMBER.search(strip_refs(unit.text)):
                 score += 0.12
             anchored = (unit.doc, passage.paragraph) in anchors and passage.paragraph >= 0
@@ -270,7 +278,7 @@ class Pipeline:
                 return quoted[:3]
         best = candidates[0]
         chosen = [best.unit]
-        list_like = bool(_LIST_CUES.search(query.question)) and best.unit.kind == "table_row"
+        list_like = bool(query.listed or _LIST_CUES.search(query.question)) and best.unit.kind == "table_row"
         ratio = 0.9 if list_like else 0.8
         for candidate in candidates[1:]:
             if len(chosen) >= 3 or candidate.score < ratio * best.score:
@@ -307,11 +315,12 @@ class Pipeline:
             rankings.append([h for h in retrieval.hits if h.passage.doc == doc])
             candidates = self._candidates(retrieval, anchors)
             if candidates:
-                chosen.append(candidates[0].unit)
+                mine = [candidates[0].unit]
                 runner_up = next((c for c in candidates[1:3] if c.score >= 0.8 * candidates[0].score
-                                  and not self._duplicate(c.unit, chosen)), None)
-                if runner_up and len(candidates[0].unit.text.split()) + len(runner_up.unit.text.split()) <= 70:
-                    chosen.append(runner_up.unit)
+                                  and not self._duplicate(c.unit, chosen + mine)), None)
+                if runner_up and _words(mine + [runner_up.unit]) <= 70:
+                    mine.append(runner_up.unit)
+                chosen += mine
         hits = [hit for group in zip(*rankings) for hit in group]
         return hits, self._with_antecedents(chosen)
 
@@ -350,6 +359,11 @@ class Pipeline:
             if terms and theirs and len(terms & theirs) / len(terms | theirs) > 0.6:
                 return True
         return False
+
+
+def _enumerates(text: str, noun: str) -> bool:
+    """Does ``text`` list instances of ``noun`` (an index term) right after naming it?"""
+    return any(noun in index_terms(m.group(0)) and _ENUMERATION.match(text, m.end()) for m in _WORD.finditer(text))
 
 
 def _words(units: list[Unit]) -> int:

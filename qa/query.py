@@ -30,13 +30,16 @@ _FOLLOW_OPENERS = ("and ", "what about", "how about", "and what", "what of", "bu
 _COMPARE_CUES = {"both", "compare", "comparison", "agree", "disagree", "differ", "difference", "versus",
                  "contrast"}
 _PAPER_WORDS = {"paper", "papers", "review", "reviews", "authors", "articles"}
+# How a question asks what a paper says ("what do the reviews report about ..."): the frame, not the subject.
+_REPORTING_VERBS = {"say", "says", "report", "reports", "describe", "describes", "mention", "mentions", "discuss",
+                    "discusses", "state", "states", "write", "writes", "claim", "claims"}
 _CITATION_CUES = {"reference", "references", "cite", "cites", "cited", "citation", "citations", "ref",
                   "refs", "source", "study", "studies", "who"}
 _CITATION_TERMS = set(index_terms(" ".join(_CITATION_CUES | {"support", "supports", "show", "shows", "evidence"})))
 # A question asking for a quantity wants a number in its answer.
 _QUANTITY = re.compile(r"\b(how (many|much|long|big|large|small|often|old)|what (dose|percentage|proportion|"
                        r"fraction|concentration|year|amount|number|temperature|speed|rate)|size|diameter|"
-                       r"which year)", re.I)
+                       r"which year|\bcounts?\b|number of)", re.I)
 # What a number must look like to answer a question about a kind of quantity (any digit otherwise).
 _QUANTITY_FORMS = [
     (re.compile(r"\b(percentage|percent|proportion|fraction)\b", re.I), r"%|\bper ?cent"),
@@ -48,7 +51,11 @@ _QUANTITY_FORMS = [
 ]
 # "What is an MVB?", "what are exosomes": a request for a definition of the subject.
 _DEFINITION = re.compile(r"^\s*what\s+(?:is|are)\s+(?:an?\s+|the\s+)?([\w-]+(?:\s+[\w-]+){0,3})\s*\??\s*$", re.I)
-_QUANTITY_TERMS = set(index_terms("big large small long many much size sizes often old number amount"))
+# "Which lipids ...", "what kinds of proteins ...": the plural noun whose instances the question asks for.
+_LISTED = re.compile(r"\b(?:which|what)\s+(?:(?:kinds?|types?|sorts?)\s+of\s+)?((?:[\w-]+\s+)??[\w-]+s)\b", re.I)
+_AUXILIARIES = {"do", "does", "did", "is", "are", "was", "were", "has", "have", "had", "can", "could", "may",
+                "might", "will", "would", "should", "the", "a", "an", "this", "that", "these", "those", "its"}
+_QUANTITY_TERMS = set(index_terms("big large small long many much size sizes often old number amount count"))
 _ENTITY = re.compile(r"[A-Z0-9\u0370-\u03ff]")
 _MARKERS = re.compile(r"\[\s*\d+(?:\s*[-–,;]\s*\d+)*\s*\]")
 
@@ -80,6 +87,7 @@ class Query:
     wants_quantity: bool = False
     defines: list[str] = field(default_factory=list)  # terms of the subject a "what is X?" asks to define
     quantity_form: str = ""  # the pattern an answer's number must match ("%" for a percentage)
+    listed: list[str] = field(default_factory=list)  # terms of the plural noun a "which Xs ...?" asks to list
 
 
 class QueryAnalyzer:
@@ -94,7 +102,7 @@ class QueryAnalyzer:
         self.doc_names = _doc_names(documents)
         # Words that point at the papers rather than at their content: never search for them.
         self.meta_terms = set(index_terms(" ".join(
-            _PAPER_WORDS | _COMPARE_CUES | {"two", "each", "according", "et", "al", "table", "figure", "fig",
+            _PAPER_WORDS | _COMPARE_CUES | _REPORTING_VERBS | {"two", "each", "according", "et", "al", "table", "figure", "fig",
                                             "legend", "caption"}
             | {a.split()[-1] for d in documents for a in d.authors} | set(self.doc_names)))) | _CITATION_TERMS
 
@@ -149,6 +157,7 @@ class QueryAnalyzer:
             key_terms=key,
             wants_quantity=wants_quantity,
             defines=_defined(text),
+            listed=[t for t in _listed(text) if t not in self.meta_terms],
             quantity_form=next((form for cue, form in _QUANTITY_FORMS if cue.search(text)), r"\d") if wants_quantity else "",
         )
 
@@ -246,6 +255,13 @@ class QueryAnalyzer:
         low = text.lower()
         named = {doc for doc, names in self.doc_names.items() if any(re.search(rf"\b{n}\b", low) for n in names)}
         return named.pop() if len(named) == 1 else None
+
+
+def _listed(text: str) -> list[str]:
+    match = _LISTED.search(text)
+    if not match or {w.lower() for w in match.group(1).split()} & _AUXILIARIES:
+        return []
+    return index_terms(match.group(1).split()[-1])
 
 
 def _defined(text: str) -> list[str]:

@@ -85,3 +85,10 @@ def test_confidence_is_a_probability_and_higher_for_answerable(pipeline):
 def test_a_definition_question_gets_a_sentence_saying_what_the_subject_is(pipeline):
     answer = pipeline.ask("what are exosomes")
     assert "Exosomes are small" in answer.sentences[0].text
+
+
+def test_a_list_question_gets_the_sentence_that_lists(pipeline):
+    lipids = pipeline.ask("Which lipids are found in exosomes?")
+    assert "lipids such as sphingolipids, cholesterol, and ceramide" in lipids.sentences[0].text
+    pathway = pipeline.ask("Which proteins take part in the ESCRT-independent pathway?")
+    assert "including sphingomylinase-2" in pathway.sentences[0].text

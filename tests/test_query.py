@@ -51,3 +51,16 @@ def test_words_the_papers_never_use_are_flagged(analyzer):
     assert unknown == ["glypican-1", "doxorubicin"]
     known, _ = analyzer.unknown_words(analyzer.analyze("Do tumour exosomes carry miR21 and TGF-beta?"))
     assert known == []
+
+
+def test_what_a_list_question_asks_for(analyzer):
+    assert analyzer.analyze("Which body fluids contain exosomes?").listed == ["fluid"]
+    assert analyzer.analyze("What kinds of proteins are in exosomes?").listed == ["protein"]
+    assert analyzer.analyze("What does Zhang say about NK cells?").listed == []
+    assert analyzer.analyze("Which reference shows that hypoxia matters?").listed == []
+
+
+def test_how_a_question_frames_the_papers_is_not_searched_for(analyzer):
+    query = analyzer.analyze("What do the two reviews report about melanoma exosomes?")
+    assert "report" not in query.terms and "report" not in query.topic_terms
+    assert "melanoma" in query.terms
