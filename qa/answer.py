@@ -20,8 +20,6 @@ from qa.retrieve import HybridRetriever, Retrieval
 from qa.text import index_terms, squash, strip_refs
 
 MAX_ANSWER_WORDS = 80
-# For a sentence in the form the question asks for: a definition for "what is X?", a list for "which Xs?".
-ANSWER_FORM_BONUS = 0.15
 # Cosine under which a sentence sharing the question's words is probably about something else.
 OVERLAP_GATE = 0.5
 # A word in at most about 3% of units (idf = log(1 + N/df) >= 3.5 with N ~ 480) names a specific subject.
@@ -76,6 +74,9 @@ class SelectionWeights:
     overlap: float = 0.35
     sparse: float = 0.1
     passage: float = 0.1
+    # Added for a sentence in the form the question asks for: a definition for "what is X?", a list for
+    # "which Xs?".
+    form: float = 0.15
 
 
 class Pipeline:
@@ -251,7 +252,7 @@ class Pipeline:
             if query.table is not None and unit.kind == "table_row" and passage.table == query.table:
                 score += 0.1
             if query.defines and self._defines(unit, query.defines):
-                score += ANSWER_FORM_BONUS
+                score += w.form
             if query.figure is not None and passage.label.split()[-1:] == [str(query.figure)] and passage.table is None:
                 score += 0.1
             if (unit.doc, passage.paragraph) in anchors and passage.paragraph >= 0:
@@ -259,7 +260,7 @@ class Pipeline:
             if unit.id in anchors:
                 score += 0.08
             if query.listed and set(query.listed) <= terms and _enumerates(unit.text, query.listed[-1]):
-                score += ANSWER_FORM_BONUS
+                score += w.form
             if query.wants_quantity and _NUMBER.search(strip_refs(unit.text)):
                 score += 0.12
             anchored = (unit.doc, passage.paragraph) in anchors and passage.paragraph >= 0
