@@ -194,10 +194,26 @@ class Pipeline:
         return bool(opening) and set(subject) <= set(index_terms(opening.group(1)))
 
     def _quoted(self, history: list[dict] | None) -> list[Unit]:
-        """The units of the index that the previous answer quoted (markers and punctuation aside), in its order."""
-        previous = squash(strip_refs((history or [{}])[-1].get("answer", "")))
-        found = [u for u in self.index.units if len(self._squashed[u.id]) > 25 and self._squashed[u.id] in previous]
-        return sorted(found, key=lambda u: previous.index(self._squashed[u.id]))
+        """The units of the index that the previous answer quoted (markers and punctuation aside), in its order.
+
+        A quote shortened with an ellipsis ("Exosomes ... can bind to trastuzumab") still counts: each
+        of its pieces of 25 or more letters must come from the same unit.
+        """
+        previous = strip_refs((history or [{}])[-1].get("answer", ""))
+        whole = squash(previous)
+        found = {}
+        for u in self.index.units:
+            mine = self._squashed[u.id]
+            if len(mine) > 25 and mine in whole:
+                found[u.id] = (whole.index(mine), u)
+        for quote in re.split(r"(?<=[.!?])\s+(?=[A-Z])", previous):
+            pieces = [squash(p) for p in re.split(r"\.\.\.|\u2026", quote)]
+            if len(pieces) < 2 or max(map(len, pieces)) < 25:
+                continue
+            for u in self.index.units:
+                if u.id not in found and all(p in self._squashed[u.id] for p in pieces if p):
+                    found[u.id] = (whole.index(next(p for p in pieces if p)), u)
+        return [u for _, u in sorted(found.values(), key=lambda pair: pair[0])]
 
     def _anchors(self, quoted: list[Unit]) -> set:
         """Where the previous answer was: its paragraphs (doc, number) and the unit ids right after its quotes.

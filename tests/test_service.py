@@ -67,7 +67,9 @@ def test_history_is_accepted(http):
             "history": [{"question": "Which antibody drug can HER2-positive exosomes bind?",
                          "answer": "Exosomes ... can bind to the HER2 antibody trastuzumab to inhibit its activity [55]."}]}
     data = http.post("/api/ask", json=body).json()
+    # The previous answer shortened its quote with "...": the full sentence and its reference come back.
     assert data["abstained"] is False
+    assert 55 in data["sentences"][0]["refs"] and "trastuzumab" in data["sentences"][0]["text"]
 
 
 def test_questions_of_only_stop_words_or_punctuation_are_answered_not_crashed(http):
