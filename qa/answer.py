@@ -295,6 +295,13 @@ class Pipeline:
                 return quoted[:3]
         best = candidates[0]
         chosen = [best.unit]
+        table = self.index.passage_by_id[best.unit.passage_id].table
+        if best.unit.kind == "caption" and table is not None:
+            # A table's caption only says what the table lists: its best-matching row says it.
+            row = next((h.unit for h in retrieval.unit_hits if h.unit.kind == "table_row" and h.unit.doc == best.unit.doc
+                        and self.index.passage_by_id[h.unit.passage_id].table == table), None)
+            if row is not None and _words(chosen + [row]) <= MAX_ANSWER_WORDS:
+                chosen.append(row)
         list_like = bool(query.listed or _LIST_CUES.search(query.question)) and best.unit.kind == "table_row"
         ratio = 0.9 if list_like else 0.8
         for candidate in candidates[1:]:

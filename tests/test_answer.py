@@ -92,3 +92,10 @@ def test_a_list_question_gets_the_sentence_that_lists(pipeline):
     assert "lipids such as sphingolipids, cholesterol, and ceramide" in lipids.sentences[0].text
     pathway = pipeline.ask("Which proteins take part in the ESCRT-independent pathway?")
     assert "including sphingomylinase-2" in pathway.sentences[0].text
+
+
+def test_a_table_caption_brings_its_best_matching_row(pipeline):
+    answer = pipeline.ask("What disadvantages of nanocarriers does Bae's Table 2 list?")
+    texts = [s.text for s in answer.sentences]
+    assert texts[0].startswith("Table 2:")
+    assert any(t.startswith("Activities: Nanocarriers") and "Proper design is a challenge" in t for t in texts[1:])
