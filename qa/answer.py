@@ -352,7 +352,7 @@ class Pipeline:
         """Bring along the sentence before any chosen sentence that opens with "This ...", "They ..."."""
         result: list[Unit] = []
         for unit in chosen:
-            if unit.kind == "paragraph" and _LEANING_OPENERS.match(unit.text):
+            if unit.kind in ("paragraph", "caption") and _LEANING_OPENERS.match(unit.text):
                 before = self._neighbour(unit, -1)
                 if before and before not in result and before not in chosen:
                     result.append(before)

@@ -47,6 +47,10 @@ def test_sentence_leaning_on_the_previous_one_brings_it_along(pipeline):
     answer = pipeline.ask("What do Luga and colleagues say happens after breast cancer cells take up stromal exosomes?")
     texts = [s.text for s in answer.sentences]
     assert any("loaded with Wnt11" in t for t in texts)
+    # In a figure legend too: "They are formed by ..." comes after the sentence saying what "they" are.
+    texts = [s.text for s in pipeline.ask("How are exosomes formed?").sentences]
+    leaning = next(i for i, t in enumerate(texts) if t.startswith("They are formed"))
+    assert leaning > 0 and "Exosomes are small" in texts[leaning - 1]
 
 
 def test_answers_stay_short(pipeline):
