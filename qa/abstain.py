@@ -91,7 +91,8 @@ class Abstainer:
         if COEFFICIENTS.is_file():
             data = json.loads(COEFFICIENTS.read_text())
             return cls(data["weights"], data["bias"], data["threshold"])
-        return cls([8.0, 6.0, 0.0, -6.0, 0.0, 0.0, 0.0, 0.0, 0.0], -5.0)
+        fallback = {"top_dense": 8.0, "coverage": 6.0, "foreign_share": -6.0}
+        return cls([fallback.get(name, 0.0) for name in FEATURES], -5.0)
 
     @classmethod
     def fit(cls, rows: list[list[float]], answerable: list[bool], max_false_abstain: float = 0.04) -> "Abstainer":

@@ -31,6 +31,9 @@ _NUMBER = re.compile(r"\d")
 # "markers (A, B, C)", "proteins are found on exosomes that include A, B".
 _ENUMERATION = re.compile(r"(?:[\s,]+[\w-]+){0,7}?[\s,]*(?:\b(?:such as|including|includes?|namely|e\.g\.)|\([^)]*,|:\s*[\w-]+,)")
 _WORD = re.compile(r"[\w-]+")
+# Where one quoted sentence ends and the next begins, and where a quote was shortened.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+_ELLIPSIS = re.compile(r"\.\.\.|\u2026")
 _LIST_CUES = re.compile(r"\blist\b|\bname\b", re.I)
 
 
@@ -201,18 +204,17 @@ class Pipeline:
         """
         previous = strip_refs((history or [{}])[-1].get("answer", ""))
         whole = squash(previous)
-        found = {}
-        for u in self.index.units:
-            mine = self._squashed[u.id]
-            if len(mine) > 25 and mine in whole:
-                found[u.id] = (whole.index(mine), u)
-        for quote in re.split(r"(?<=[.!?])\s+(?=[A-Z])", previous):
-            pieces = [squash(p) for p in re.split(r"\.\.\.|\u2026", quote)]
-            if len(pieces) < 2 or max(map(len, pieces)) < 25:
+        found = {u.id: (whole.index(self._squashed[u.id]), u) for u in self.index.units
+                 if len(self._squashed[u.id]) > 25 and self._squashed[u.id] in whole}
+        for quote in _SENTENCE_END.split(previous):
+            if not _ELLIPSIS.search(quote):
+                continue
+            pieces = [p for p in map(squash, _ELLIPSIS.split(quote)) if p]
+            if max(map(len, pieces), default=0) < 25:
                 continue
             for u in self.index.units:
-                if u.id not in found and all(p in self._squashed[u.id] for p in pieces if p):
-                    found[u.id] = (whole.index(next(p for p in pieces if p)), u)
+                if u.id not in found and all(p in self._squashed[u.id] for p in pieces):
+                    found[u.id] = (whole.index(pieces[0]), u)
         return [u for _, u in sorted(found.values(), key=lambda pair: pair[0])]
 
     def _anchors(self, quoted: list[Unit]) -> set:
@@ -233,9 +235,8 @@ class Pipeline:
         reference questions, a named table, a named paper and the previous answer's paragraph.
         """
         query = retrieval.query
-        focus = {t: 1.0 for t in query.context_terms}
-        for t in query.context_terms:
-            focus[t] = 0.5  # borrowed from the previous turn: counts, but less than the question's own words
+        # Words borrowed from the previous turn count, but less than the question's own words.
+        focus = {t: 0.5 for t in query.context_terms}
         for t in query.focus_terms or query.terms:
             focus[t] = 1.0
         for t in query.key_terms:

@@ -13,7 +13,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from qa.text import GREEK_NAMES, WORD, index_terms, words
+from qa.text import GREEK_NAMES, WORD, index_terms, strip_refs, words
 
 _ABBREVIATION = re.compile(r"\(([A-Za-z][A-Za-z0-9\-]{1,9})\)")
 # British -> American spellings as general English rules (applied only when the result is a corpus word).
@@ -53,15 +53,11 @@ _QUANTITY_FORMS = [
 _DEFINITION = re.compile(r"^\s*what\s+(?:is|are)\s+(?:an?\s+|the\s+)?([\w-]+(?:\s+[\w-]+){0,3})\s*\??\s*$", re.I)
 # "Which lipids ...", "what kinds of proteins ...": the plural noun whose instances the question asks for.
 _LISTED = re.compile(r"\b(?:which|what)\s+(?:(?:kinds?|types?|sorts?)\s+of\s+)?((?:[\w-]+\s+)??[\w-]+s)\b", re.I)
+# Words that can stand where a list question's noun would ("what does ...", "which is ...").
 _AUXILIARIES = {"do", "does", "did", "is", "are", "was", "were", "has", "have", "had", "can", "could", "may",
                 "might", "will", "would", "should", "the", "a", "an", "this", "that", "these", "those", "its"}
 _QUANTITY_TERMS = set(index_terms("big large small long many much size sizes often old number amount count"))
 _ENTITY = re.compile(r"[A-Z0-9\u0370-\u03ff]")
-_MARKERS = re.compile(r"\[\s*\d+(?:\s*[-–,;]\s*\d+)*\s*\]")
-
-
-def _strip_markers(text: str) -> str:
-    return _MARKERS.sub(" ", text)
 
 
 @dataclass
@@ -102,8 +98,8 @@ class QueryAnalyzer:
         self.doc_names = _doc_names(documents)
         # Words that point at the papers rather than at their content: never search for them.
         self.meta_terms = set(index_terms(" ".join(
-            _PAPER_WORDS | _COMPARE_CUES | _REPORTING_VERBS | {"two", "each", "according", "et", "al", "table", "figure", "fig",
-                                            "legend", "caption"}
+            _PAPER_WORDS | _COMPARE_CUES | _REPORTING_VERBS
+            | {"two", "each", "according", "et", "al", "table", "figure", "fig", "legend", "caption"}
             | {a.split()[-1] for d in documents for a in d.authors} | set(self.doc_names)))) | _CITATION_TERMS
 
     def analyze(self, question: str, history: list[dict] | None = None) -> Query:
@@ -132,7 +128,7 @@ class QueryAnalyzer:
             # about the previous answer; otherwise it asks the previous question about something new.
             context = previous.get("question", "")
             if not topic:
-                context += " " + _strip_markers(previous.get("answer", ""))
+                context += " " + strip_refs(previous.get("answer", ""))
             context_terms = [t for t in index_terms(context) if t in self.term_vocabulary and t not in self.meta_terms]
             terms = terms + topic + context_terms
         cited = re.search(r"\[(\d+)\]|\breference\s+(\d+)\b|\bref\.?\s*(\d+)\b", text, re.I)
@@ -215,9 +211,10 @@ class QueryAnalyzer:
             if name in low:
                 candidates += [low.replace(name, symbol), low.replace("-" + name, symbol)]
         for candidate in candidates:
-            if candidate != low and (candidate in self.vocabulary or
-                                     (index_terms(candidate) and all(t in self.term_vocabulary
-                                                                     for t in index_terms(candidate)))):
+            if candidate == low:
+                continue
+            terms = index_terms(candidate)
+            if candidate in self.vocabulary or (terms and all(t in self.term_vocabulary for t in terms)):
                 return candidate
         return None
 

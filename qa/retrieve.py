@@ -58,6 +58,8 @@ class HybridRetriever:
         self._last_embedded: tuple[tuple[str, ...], np.ndarray] = ((), np.empty(0))
         position = {p.id: i for i, p in enumerate(index.passages)}
         self._unit_passage = np.array([position[u.passage_id] for u in index.units], dtype="int64")
+        self._passage_doc = np.array([p.doc for p in index.passages])
+        self._passage_table = np.array([-1 if p.table is None else p.table for p in index.passages])
 
     def search(self, query: Query, k: int = 10) -> Retrieval:
         p_dense, u_dense = self._dense(query)
@@ -101,19 +103,18 @@ class HybridRetriever:
             return (_rrf(dense) + _rrf(sparse)) * RRF_K / 2
         if self.fusion == "dense":
             return dense
-        if self.fusion == "bm25":
-            return sparse / (float(sparse.max()) or 1.0)
         top = float(sparse.max()) if sparse.size and sparse.max() > 0 else 1.0
+        if self.fusion == "bm25":
+            return sparse / top
         return self.dense_weight * dense + (1 - self.dense_weight) * sparse / top
 
     def _preference(self, query: Query) -> np.ndarray:
         """Weights for passages the question points at: a named paper, a named table."""
         weights = np.ones(len(self.index.passages), dtype="float32")
-        for i, passage in enumerate(self.index.passages):
-            if query.doc and passage.doc != query.doc:
-                weights[i] *= 0.3
-            if query.table is not None and passage.table == query.table and (not query.doc or passage.doc == query.doc):
-                weights[i] *= 1.3
+        in_doc = self._passage_doc == query.doc if query.doc else np.ones(len(weights), dtype=bool)
+        weights[~in_doc] *= 0.3
+        if query.table is not None:
+            weights[(self._passage_table == query.table) & in_doc] *= 1.3
         return weights
 
 
