@@ -11,7 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from qa.abstain import Abstainer
-from qa.answer import Pipeline, SelectionWeights
+from qa.answer import Pipeline
+from qa.reader import ReaderWeights
 from qa.evaluate import evaluate, load_questions
 from qa.index import ensure_index
 from qa.settings import PROJECT_ROOT, Settings, offline
@@ -21,7 +22,7 @@ def configurations(index):
     full = Abstainer.default()
     yield "full system", Pipeline(index), {}
     yield "no query understanding", Pipeline(index, expand_queries=False), {}
-    yield "no answer-form match (definition, list)", Pipeline(index, weights=SelectionWeights(form=0.0)), {}
+    yield "no answer-form match (definition, list)", Pipeline(index, weights=ReaderWeights.load().without("form")), {}
     yield "dense only (no BM25)", Pipeline(index, fusion="dense"), {}
     yield "BM25 only (no dense)", Pipeline(index, fusion="bm25"), {}
     yield "RRF instead of linear fusion", Pipeline(index, fusion="rrf"), {}
