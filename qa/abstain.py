@@ -18,7 +18,8 @@ from qa.text import strip_refs
 DATA = Path(__file__).resolve().parent / "data"
 COEFFICIENTS = DATA / "abstention.json"
 FEATURES = ["top_dense", "coverage", "top_score", "foreign_share", "unknown_foreign", "margin",
-            "missing_rarest", "number_missing", "follows_previous_answer"]
+            "missing_rarest", "number_missing", "follows_previous_answer", "unknown_share", "top_overlap",
+            "asked_for_missing"]
 # Cosine of a word with its nearest corpus word: at 0.4 or below it is foreign to the papers, at
 # 0.7 or above a paraphrase of a word they use (drawback ~ disadvantages 0.62, epithelium ~
 # epithelial 0.85, sourdough ~ producing 0.43: measured with the bundled MiniLM).
@@ -35,7 +36,7 @@ class UnknownWords:
 
 
 def features(query, candidates, chosen, unknown: UnknownWords, missing_rarest: float = 0.0,
-             coverage: float = 0.0) -> list[float]:
+             coverage: float = 0.0, asked: str | None = None) -> list[float]:
     """The numbers abstention looks at, in FEATURES order.
 
     ``unknown_foreign``: max over unknown words of rarity (wordfreq) x foreignness (no close corpus
@@ -47,6 +48,11 @@ def features(query, candidates, chosen, unknown: UnknownWords, missing_rarest: f
     that kind (a percentage, a dose, a year, a size).
     ``missing_rarest``: the rarity (IDF / max IDF) of the rarest question word that the best
     unit lacks; a near-miss question usually asks for one specific thing the papers never say.
+    ``unknown_share``: the question's content words the papers never use, everyday ones included
+    ("hair", "price"), per content word: people's out-of-scope questions are made of such words.
+    ``top_overlap``: the best unit's meaning-gated share of the question's words.
+    ``asked_for_missing``: the question asks for a cause, a means, a name or a yes/no relation and the
+    best unit does not hold one (see ``qa.reader``).
     """
     top = candidates[0] if candidates else None
     second = candidates[1].score if len(candidates) > 1 else 0.0
@@ -63,6 +69,9 @@ def features(query, candidates, chosen, unknown: UnknownWords, missing_rarest: f
         1.0 if query.wants_quantity and not any(re.search(query.quantity_form, strip_refs(u.text), re.I)
                                                  for u in chosen) else 0.0,
         1.0 if top and top.anchored else 0.0,
+        len(unknown.words) / unknown.content_words if unknown.content_words else 0.0,
+        top.signals.get("overlap", 0.0) if top else 0.0,
+        1.0 if asked and not (top and top.signals.get("asked_for")) else 0.0,
     ]
 
 
@@ -73,13 +82,32 @@ def _rarity(word: str) -> float:
     return max(0.0, 1.0 - zipf_frequency(word, "en") / 7.0)
 
 
+# What "high confidence" must mean: right at least this often among the answers above the band's floor
+# (cross-validated on the fit questions).
+HIGH_CONFIDENCE_ACCURACY = 0.9
+# Answerable fit questions the chosen threshold may abstain on, at most (cross-validated).
+MAX_FALSE_ABSTAIN = 0.05
+# Answers the high band must hold before its accuracy is trusted.
+HIGH_BAND_MIN_ANSWERS = 20
+CV_FOLDS = 5
+
+
 @dataclass
 class Abstainer:
-    """p(answerable) = sigmoid(bias + weights . features); abstain below ``threshold``."""
+    """p(answerable) = sigmoid(bias + weights . features); abstain below ``threshold``; "high" confidence
+    from ``high`` on (the lowest value above which answers were right 9 times in 10), "medium" from
+    the threshold up."""
 
     weights: list[float]
     bias: float
     threshold: float = 0.5
+    high: float = 0.8
+
+    def level(self, probability: float) -> str:
+        """The confidence band a page shows: "high", "medium" or "low" (abstained)."""
+        if probability >= self.high:
+            return "high"
+        return "medium" if probability >= self.threshold else "low"
 
     def probability(self, values: list[float]) -> float:
         z = self.bias + sum(w * x for w, x in zip(self.weights, values))
@@ -90,29 +118,46 @@ class Abstainer:
         """The calibrated model if present, else a conservative hand-set one."""
         if COEFFICIENTS.is_file():
             data = json.loads(COEFFICIENTS.read_text())
-            return cls(data["weights"], data["bias"], data["threshold"])
+            return cls(data["weights"], data["bias"], data["threshold"], data.get("high", 0.8))
         fallback = {"top_dense": 8.0, "coverage": 6.0, "foreign_share": -6.0}
         return cls([fallback.get(name, 0.0) for name in FEATURES], -5.0)
 
     @classmethod
-    def fit(cls, rows: list[list[float]], answerable: list[bool], max_false_abstain: float = 0.04) -> "Abstainer":
-        """Fit the logistic model; pick the highest threshold whose 5-fold cross-validated rate of
-        abstaining on answerable questions stays within ``max_false_abstain``."""
+    def fit(cls, rows: list[list[float]], answerable: list[bool], right: list[bool], groups: list[str]) -> "Abstainer":
+        """Fit the logistic model on questions' features, whether each is answerable, and whether the
+        reader's answer to it is right. With probabilities cross-validated by group (a follow-up stays
+        with the question it follows): the threshold is the one that gets the most questions right
+        (answered right, or abstained when unanswerable) while abstaining on at most MAX_FALSE_ABSTAIN
+        of the answerable ones; "high" is the lowest value above which HIGH_CONFIDENCE_ACCURACY of the
+        answers were right."""
         import numpy as np
         from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import cross_val_predict
+        from sklearn.model_selection import GroupKFold, cross_val_predict
 
         model = LogisticRegression(C=3.0, class_weight="balanced", max_iter=2000)
-        labels = np.asarray(answerable)
-        held_out = cross_val_predict(model, rows, labels, cv=5, method="predict_proba")[:, 1]
-        threshold = 0.05
-        for candidate in np.arange(0.05, 0.71, 0.01):
-            if np.mean(held_out[labels] < candidate) <= max_false_abstain:
-                threshold = float(candidate)
+        labels, correct = np.asarray(answerable), np.asarray(right) & np.asarray(answerable)
+        held_out = cross_val_predict(model, rows, labels, cv=GroupKFold(CV_FOLDS), groups=groups,
+                                     method="predict_proba")[:, 1]
+        candidates = np.round(np.arange(0.05, 0.81, 0.01), 2)
+        scores = []
+        for t in candidates:
+            answered = held_out >= t
+            if np.mean(~answered[labels]) > MAX_FALSE_ABSTAIN:
+                continue
+            scores.append((np.mean(np.where(answered, correct, ~labels)), t))
+        threshold = float(max(scores)[1]) if scores else 0.05
+        high = 0.95
+        for t in candidates[::-1]:
+            above = held_out >= t
+            if above.sum() < HIGH_BAND_MIN_ANSWERS:
+                continue
+            if np.mean(correct[above]) < HIGH_CONFIDENCE_ACCURACY:
+                break
+            high = float(t)
         model.fit(rows, labels)
-        return cls([float(w) for w in model.coef_[0]], float(model.intercept_[0]), round(threshold, 2))
+        return cls([float(w) for w in model.coef_[0]], float(model.intercept_[0]), threshold, max(high, threshold))
 
     def save(self, path: Path = COEFFICIENTS, provenance: dict | None = None) -> None:
         data = {"features": FEATURES, "weights": self.weights, "bias": self.bias,
-                "threshold": self.threshold, **(provenance or {})}
+                "threshold": self.threshold, "high": self.high, **(provenance or {})}
         path.write_text(json.dumps(data, indent=2) + "\n")

@@ -15,7 +15,7 @@ from qa.abstain import Abstainer, UnknownWords, features
 from qa.citations import Citation, Quote, cite
 from qa.index import Index, Unit
 from qa.query import QueryAnalyzer
-from qa.reader import Candidate, Reader, ReaderWeights
+from qa.reader import Candidate, Reader, ReaderWeights, asked_for
 from qa.retrieve import HybridRetriever, Retrieval
 from qa.text import index_terms
 
@@ -42,6 +42,7 @@ class Answer:
     passages: list[RankedPassage]
     timing_ms: dict[str, float] = field(default_factory=dict)
     reason: str = ""
+    confidence_level: str = "low"  # the band a page shows: high, medium, low (see Abstainer.level)
 
 
 class Pipeline:
@@ -69,11 +70,13 @@ class Pipeline:
         if not chosen or probability < self.abstainer.threshold:
             timing["total"] = _ms(started)
             return Answer(question, _abstention_text(), True, round(probability, 3), [], [], passages, timing,
-                          reason="No passage of the reviews matches the question closely enough.")
+                          reason="No passage of the reviews matches the question closely enough.",
+                          confidence_level="low")
         sentences, citations = cite(chosen, self.index)
         answer = " ".join(f"{s.text} [{s.citation}]" for s in sentences)
         timing["total"] = _ms(started)
-        return Answer(question, answer, False, round(probability, 3), sentences, citations, passages, timing)
+        return Answer(question, answer, False, round(probability, 3), sentences, citations, passages, timing,
+                      confidence_level=self.abstainer.level(probability))
 
     def _reranked(self, retrieval: Retrieval, chosen: list[Unit]) -> list:
         """The retrieved passages, those the chosen units come from first (the reader re-ranks)."""
@@ -125,7 +128,7 @@ class Pipeline:
         coverage = sum(w for t, w in weights.items() if t in answered) / (sum(weights.values()) or 1.0)
         found, content = self.analyzer.unknown_words(query)
         unknown = UnknownWords(found, self.index.nearest_word_similarity(found), content)
-        return features(query, candidates, chosen, unknown, missing, coverage)
+        return features(query, candidates, chosen, unknown, missing, coverage, asked_for(query))
 
     def _read(self, question: str, history: list[dict] | None, k: int = 10, timing: dict | None = None):
         """Understand, retrieve and score candidate units for ``question``; also the units the previous

@@ -63,11 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--doc", help="only this document id")
     p.add_argument("--kind", choices=["paragraph", "caption", "table_row"], help="only this kind")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p = command("eval", _eval, "Score a question set in-process, as the referee scorer does.")
-    p.add_argument("--questions", type=Path, required=True, help="questions JSONL (id, question, kind, expect, refs, history)")
-    p.add_argument("--json", action="store_true", help="print the summary and per-question rows as JSON")
-    p = command("calibrate", _calibrate, "Fit the abstention model on the calibration questions.")
-    p.add_argument("--questions", type=Path, default=None, help="questions JSONL (default qa/data/calibration.jsonl)")
+    p = command("eval", _eval, "Score question sets in-process, as the referee scorer does, side by side.")
+    p.add_argument("--questions", type=Path, nargs="+", required=True,
+                   help="questions JSONL files (id, question, kind, expect, refs, history)")
+    p.add_argument("--json", action="store_true", help="print the summaries and per-question rows as JSON")
+    p = command("calibrate", _calibrate, "Fit the reader's weights, then the abstention model, on the fit questions.")
+    p.add_argument("--questions", type=Path, nargs="+", default=None,
+                   help="questions JSONL files (default qa/data/calibration.jsonl and qa/data/people.jsonl)")
     return parser
 
 
@@ -146,28 +148,35 @@ def _passages(args, settings: Settings) -> int:
 
 
 def _eval(args, settings: Settings) -> int:
-    from qa.evaluate import evaluate, format_table, load_questions
+    from qa.evaluate import evaluate, format_sets, load_questions
 
-    summary = evaluate(_pipeline(settings), load_questions(args.questions))
-    print(json.dumps(summary, indent=2) if args.json else format_table(summary))
+    pipeline = _pipeline(settings)
+    summaries = {path.stem: evaluate(pipeline, load_questions(path)) for path in args.questions}
+    print(json.dumps(summaries, indent=2) if args.json else format_sets(summaries))
     return 0
 
 
 def _calibrate(args, settings: Settings) -> int:
-    from qa.abstain import DATA, Abstainer
+    from qa.abstain import COEFFICIENTS
+    from qa.calibrate import FIT_SETS, fit_abstainer, fit_reader
     from qa.evaluate import load_questions
+    from qa.reader import WEIGHTS_FILE
 
     pipeline = _pipeline(settings)
-    path = args.questions or DATA / "calibration.jsonl"
-    questions = load_questions(path)
-    rows, labels = [], []
-    for q in questions:
-        rows.append(pipeline.abstention_features(q["question"], q.get("history") or []))
-        labels.append(q["kind"] != "unanswerable")
-    model = Abstainer.fit(rows, labels)
-    model.save(provenance={"fitted_on": path.name, "questions": len(questions), "answerable": sum(labels),
-                           "threshold_rule": "highest with 5-fold cross-validated false abstention <= 4%"})
-    print(json.dumps(asdict(model), indent=2))
+    paths = [path for path in args.questions or FIT_SETS if path.is_file()]
+    questions = [q for path in paths for q in load_questions(path)]
+    names = [path.name for path in paths]
+    print(f"Fitting the reader's weights on {len(questions)} questions ...", file=sys.stderr)
+    reader = fit_reader(pipeline, questions, log=lambda m: print(m, file=sys.stderr))
+    WEIGHTS_FILE.write_text(json.dumps({**reader, "fitted_on": names}, indent=2) + "\n")
+    print("Fitting the abstention model ...", file=sys.stderr)
+    model = fit_abstainer(pipeline, questions)
+    model.save(COEFFICIENTS, provenance={
+        "fitted_on": names, "questions": len(questions),
+        "answerable": sum(q["kind"] != "unanswerable" for q in questions),
+        "threshold_rule": "most questions right with grouped 5-fold cross-validated false abstention <= 5%",
+        "high_rule": "lowest value above which cross-validated answers were right >= 90%"})
+    print(json.dumps({"reader": reader["weights"], "abstention": asdict(model)}, indent=2))
     return 0
 
 

@@ -106,3 +106,31 @@ def format_table(summary: dict) -> str:
     lines.append(f"precision {pct(summary['precision'])}%  mean answer words "
                  f"{summary['answer_words_mean'] or 0:.0f}  mean latency {summary['latency_ms_mean'] or 0:.0f} ms")
     return "\n".join(lines)
+
+
+def format_sets(summaries: dict[str, dict]) -> str:
+    """Several question sets' summaries side by side, one column a set (values in %)."""
+    def pct(v):
+        return "-" if v is None else f"{100 * v:.0f}"
+
+    def unanswerable(s):
+        return s["per_kind"].get("unanswerable", {}).get("answer")
+
+    rows = [
+        ("questions", lambda s: str(s["overall"]["n"])),
+        ("answer", lambda s: pct(s["overall"]["answer"])),
+        ("answerable right", lambda s: pct(s["answerable"]["answer"])),
+        ("unanswerable abstained", lambda s: pct(unanswerable(s))),
+        ("precision", lambda s: pct(s["precision"])),
+        ("refs", lambda s: pct(s["answerable"]["ref_hit"])),
+        ("R@5", lambda s: pct(s["answerable"]["R@5"])),
+        ("false abstention", lambda s: pct(s["answerable"]["false_abstain"])),
+        ("mean answer words", lambda s: f"{s['answer_words_mean'] or 0:.0f}"),
+    ]
+    kinds = [k for k in KINDS if k != "unanswerable" and any(k in s["per_kind"] for s in summaries.values())]
+    rows += [(f"  {k}", lambda s, k=k: pct(s["per_kind"].get(k, {}).get("answer"))) for k in kinds]
+    width = max(9, *(len(name) for name in summaries))
+    lines = [f"{'':24s}" + "".join(f"{name:>{width + 1}s}" for name in summaries)]
+    for label, value in rows:
+        lines.append(f"{label:24s}" + "".join(f"{value(s):>{width + 1}s}" for s in summaries.values()))
+    return "\n".join(lines)

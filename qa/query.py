@@ -9,6 +9,7 @@ topic only when the new question cannot stand on its own.
 from __future__ import annotations
 
 import bisect
+import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -33,6 +34,15 @@ _PAPER_WORDS = {"paper", "papers", "review", "reviews", "authors", "articles"}
 # How a question asks what a paper says ("what do the reviews report about ..."): the frame, not the subject.
 _REPORTING_VERBS = {"say", "says", "report", "reports", "describe", "describes", "mention", "mentions", "discuss",
                     "discusses", "state", "states", "write", "writes", "claim", "claims"}
+# How people pad a question (interjections, hedges, requests to explain): the asking, not the subject.
+_FILLER = {"wait", "hey", "hi", "hello", "ok", "okay", "oh", "um", "hmm", "well", "so", "please", "thanks", "thank",
+           "really", "exactly", "actually", "basically", "just", "simply", "literally", "honestly", "seriously",
+           "anyone", "someone", "somebody", "explain", "tell", "know", "wondering", "wonder", "curious", "question",
+           "quick", "briefly", "simple", "layman", "terms", "eli5", "guys", "everyone", "mean", "means"}
+# A misspelt word (supression) is taken for the corpus word it is this close to (difflib's ratio; one
+# letter dropped or doubled in a 7-letter word scores 0.92, a swap of two letters 0.86).
+TYPO_SIMILARITY = 0.88
+TYPO_MIN_LENGTH = 7
 _CITATION_CUES = {"reference", "references", "cite", "cites", "cited", "citation", "citations", "ref",
                   "refs", "source", "study", "studies", "who"}
 _CITATION_TERMS = set(index_terms(" ".join(_CITATION_CUES | {"support", "supports", "show", "shows", "evidence"})))
@@ -94,12 +104,13 @@ class QueryAnalyzer:
         self.vocabulary = {w.lower() for w in words(corpus_text)}
         self.term_vocabulary = set(index_terms(corpus_text))
         self._sorted_terms = sorted(self.term_vocabulary)
+        self._spellable = sorted(w for w in self.vocabulary if w.isalpha() and len(w) >= TYPO_MIN_LENGTH - 1)
         self.abbreviations = mine_abbreviations(passages)
         self.doc_names = _doc_names(documents)
         # Words that point at the papers rather than at their content: never search for them.
         self.meta_terms = set(index_terms(" ".join(
             _PAPER_WORDS | _COMPARE_CUES | _REPORTING_VERBS
-            | {"two", "each", "according", "et", "al", "table", "figure", "fig", "legend", "caption"}
+            | {"two", "each", "according", "et", "al", "table", "figure", "fig", "legend", "caption"} | _FILLER
             | {a.split()[-1] for d in documents for a in d.authors} | set(self.doc_names)))) | _CITATION_TERMS
 
     def analyze(self, question: str, history: list[dict] | None = None) -> Query:
@@ -203,7 +214,8 @@ class QueryAnalyzer:
         return found
 
     def _variant(self, word: str) -> str | None:
-        """The spelling the corpus uses for ``word`` (tumour -> tumor, miR21 -> mir-21), if any."""
+        """The spelling the corpus uses for ``word`` (tumour -> tumor, miR21 -> mir-21, supression ->
+        suppression), if any."""
         low = word.lower()
         candidates = [low.replace(a, b) for a, b in _SPELLING_RULES if a in low]
         candidates += [re.sub(r"^([a-z]+)(\d)", r"\1-\2", low)]
@@ -216,6 +228,9 @@ class QueryAnalyzer:
             terms = index_terms(candidate)
             if candidate in self.vocabulary or (terms and all(t in self.term_vocabulary for t in terms)):
                 return candidate
+        if low.isalpha() and len(low) >= TYPO_MIN_LENGTH:
+            close = difflib.get_close_matches(low, self._spellable, n=1, cutoff=TYPO_SIMILARITY)
+            return close[0] if close else None
         return None
 
     def _symbolised(self, text: str) -> str:

@@ -30,6 +30,7 @@ EXAMPLE_ANSWER = {
               "multivesicular bodies (MVBs) formation, and exosome secretion [1]. [1]",
     "abstained": False,
     "confidence": 0.97,
+    "confidence_level": "high",
     "sentences": [{"text": "Exosome formation is a fine-tuned process which includes four stages: initiation, "
                            "endocytosis, multivesicular bodies (MVBs) formation, and exosome secretion [1].",
                    "citation": 1, "refs": [1], "passage_id": "zhang2015-p002-0", "unit_id": "zhang2015-p002-0-s0"}],
@@ -80,6 +81,8 @@ class AskResponse(BaseModel):
     answer: str
     abstained: bool
     confidence: float
+    confidence_level: str = Field(default="low", description="high (right at least 9 times in 10 on the "
+                                  "fit questions), medium, or low (abstained)")
     sentences: list[dict]
     citations: list[dict]
     passages: list[dict]

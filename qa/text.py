@@ -58,8 +58,12 @@ def squash(text: str) -> str:
 def _stopwords() -> frozenset[str]:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    # scikit-learn's list lacks the auxiliaries questions open with.
-    return frozenset(ENGLISH_STOP_WORDS) | {"does", "did", "doing", "done", "s"}
+    # scikit-learn's list lacks the auxiliaries questions open with and the pieces of contractions
+    # ("don't" -> don, t).
+    negated = {"don", "doesn", "didn", "isn", "aren", "wasn", "weren", "won", "wouldn", "shouldn", "couldn", "hasn",
+               "haven", "hadn", "can"}
+    contractions = negated | {n + "t" for n in negated} | {"t", "ll", "ve", "re", "d", "m"}
+    return frozenset(ENGLISH_STOP_WORDS) | {"does", "did", "doing", "done", "s"} | contractions
 
 
 _STOP = _stopwords()
@@ -77,8 +81,8 @@ def stem(word: str) -> str:
 
 
 def fold_accents(text: str) -> str:
-    """Latin letters without their accents (naïve -> naive); Greek letters are kept."""
-    decomposed = unicodedata.normalize("NFKD", text)
+    """Latin letters without their accents (naïve -> naive), typographic apostrophes plain; Greek letters kept."""
+    decomposed = unicodedata.normalize("NFKD", text.replace("\u2019", "'"))
     return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
 
 

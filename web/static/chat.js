@@ -91,9 +91,10 @@
     return m ? `${capitalize(m[1])} ${m[2]}` : doc;
   }
 
-  function confidence(value) {
+  function confidence(value, band) {
     const v = Number(value) || 0;
-    const level = v >= 0.8 ? "high" : v >= 0.5 ? "medium" : "low";
+    // The band comes from the server, where it is fitted (see Abstainer.level).
+    const level = ["high", "medium", "low"].includes(band) ? band : "low";
     return el("span", {
       class: `confidence confidence-${level}`,
       title: "How sure the assistant is that the quoted text answers the question (0 to 1)",
@@ -119,7 +120,7 @@
               el("span", { class: "nearest-where" }, `${docShort(p.doc)} · ${p.section}`),
               el("span", { class: "nearest-text" }, p.text))))),
         ] : null,
-        el("div", { class: "answer-meta" }, confidence(data.confidence)));
+        el("div", { class: "answer-meta" }, confidence(data.confidence, data.confidence_level)));
     }
 
     const citations = data.citations || [];
@@ -146,7 +147,7 @@
 
     return el("section", { class: "answer", "aria-label": "Answer" },
       el("div", { class: "quotes" }, quotes),
-      el("div", { class: "answer-meta" }, confidence(data.confidence), " ",
+      el("div", { class: "answer-meta" }, confidence(data.confidence, data.confidence_level), " ",
         el("span", { class: "answer-actions" },
           el("button", { type: "button", class: "link-button copy-answer" }, "Copy answer with references"),
           permalink ? el("a", { class: "permalink", href: `/?q=${encodeURIComponent(data.question)}` }, "Link to this answer") : null)),

@@ -1,0 +1,65 @@
+"""Calibrate: fit the reader's signal weights and then the abstention model on the project's own questions.
+
+``qa calibrate`` runs both, in that order (abstention looks at what the reader picks), on the fit
+sets in ``qa/data`` (``calibration.jsonl``, written against the papers, and ``people.jsonl``,
+written the way people ask on public pages), never on a set used to measure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from qa.abstain import DATA, Abstainer
+from qa.evaluate import score_question
+
+FIT_SETS = [DATA / "calibration.jsonl", DATA / "people.jsonl"]
+# The weights tried for each fitted reader signal; the others keep their values (see README).
+READER_GRID = {"asked_for": [0.0, 0.03, 0.06, 0.1, 0.15], "summary": [0.0, 0.03, 0.06, 0.1, 0.15],
+               "form": [0.05, 0.1, 0.15, 0.2]}
+
+
+def forced_hits(pipeline, questions: list[dict]) -> list[bool]:
+    """For each answerable question, whether the reader's answer is right when it must answer."""
+    forced = replace(pipeline.abstainer, threshold=0.0)
+    original, pipeline.abstainer = pipeline.abstainer, forced
+    try:
+        return [bool(score_question(q, asdict(pipeline.ask(q["question"], q.get("history") or [])))["answer_hit"])
+                for q in questions]
+    finally:
+        pipeline.abstainer = original
+
+
+def fit_reader(pipeline, questions: list[dict], log=print) -> dict:
+    """Coordinate search of READER_GRID for the most answerable questions answered right; returns the
+    weights and sets them on ``pipeline.reader``."""
+    from qa.reader import Reader
+
+    answerable = [q for q in questions if q["kind"] != "unanswerable"]
+    weights = pipeline.reader.weights
+
+    def accuracy(candidate) -> float:
+        pipeline.reader = Reader(pipeline.index, candidate)
+        return sum(forced_hits(pipeline, answerable)) / len(answerable)
+
+    best = accuracy(weights)
+    for _ in range(2):
+        for name, values in READER_GRID.items():
+            for value in values:
+                candidate = replace(weights, **{name: value})
+                if candidate == weights:
+                    continue
+                score = accuracy(candidate)
+                if score > best + 1e-9:
+                    best, weights = score, candidate
+                    log(f"  {name}={value}: {best:.3f}")
+    pipeline.reader = Reader(pipeline.index, weights)
+    return {"weights": asdict(weights), "fit_accuracy": round(best, 4), "questions": len(answerable)}
+
+
+def fit_abstainer(pipeline, questions: list[dict]) -> Abstainer:
+    """Fit the abstention model on the questions' features, labels and the reader's forced answers."""
+    rows = [pipeline.abstention_features(q["question"], q.get("history") or []) for q in questions]
+    answerable = [q["kind"] != "unanswerable" for q in questions]
+    right = forced_hits(pipeline, questions)
+    # A follow-up is judged with the question it follows, so cross-validation never splits them.
+    groups = [(q.get("history") or [{}])[0].get("question") or q["id"] for q in questions]
+    return Abstainer.fit(rows, answerable, right, groups)
