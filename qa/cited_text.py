@@ -13,6 +13,7 @@ from dataclasses import dataclass
 NEAREST_PASSAGES = 3
 SNIPPET_CHARS = 240
 SOURCES_HEADING = "**Sources**"
+NEAREST_HEADING = "**Nearest passages**"
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def answer_text(data: dict, base_url: str) -> CitedText:
     """
     if data["abstained"]:
         nearest = [f"- {_passage_link(p, base_url)}: {_snippet(p['text'])}" for p in data["passages"][:NEAREST_PASSAGES]]
-        return CitedText("\n\n".join([data["answer"], "\n".join(nearest)]), [])
+        return CitedText("\n\n".join([data["answer"], NEAREST_HEADING, "\n".join(nearest)]), [])
     citations = {c["n"]: c for c in data["citations"]}
     spans, cursor = [], 0
     for sentence in data["sentences"]:
@@ -52,8 +53,10 @@ def answer_text(data: dict, base_url: str) -> CitedText:
 
 
 def answer_body(text: str) -> str:
-    """The answer part of a text made by ``answer_text`` (what a follow-up question refers to)."""
-    return text.split(f"\n\n{SOURCES_HEADING}\n\n", 1)[0].strip()
+    """The answer part of a text made by ``answer_text``, without its sources (what a follow-up refers to)."""
+    for heading in (SOURCES_HEADING, NEAREST_HEADING):
+        text = text.split(f"\n\n{heading}\n\n", 1)[0]
+    return text.strip()
 
 
 def cite_text(data: dict, base_url: str) -> str:
