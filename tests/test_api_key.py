@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 import httpx
@@ -12,7 +11,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from conftest import running
+from conftest import run_async, running
 from qa.service import create_app
 
 KEY = "test-key-7f3a"
@@ -53,4 +52,4 @@ def test_an_mcp_client_with_the_key_lists_the_tools(keyed_url):
             async with Client(streamable_http_client(f"{keyed_url}/mcp", http_client=http_client)) as client:
                 return await client.list_tools()
 
-    assert "ask" in {t.name for t in asyncio.run(tools()).tools}
+    assert "ask" in {t.name for t in run_async(tools()).tools}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 
 import httpx
 import pytest
 from mcp import Client, StdioServerParameters
+
+from conftest import run_async
 
 QUESTION = "What are the stages of exosome formation?"
 OFF_TOPIC = "What is the capital of Australia?"
@@ -20,7 +21,7 @@ def with_mcp(url: str, use):
     async def session():
         async with Client(url) as client:
             return await use(client)
-    return asyncio.run(session())
+    return run_async(session())
 
 
 def test_every_tool_is_read_only_described_and_has_an_output_schema(server_url):
