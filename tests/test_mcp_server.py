@@ -117,6 +117,17 @@ def test_passage_and_document_resources_read_as_text(server_url, http):
     assert f"[{first['id']}] {first['text']}" in document.contents[0].text
 
 
+def test_a_lone_json_rpc_post_gets_a_json_answer_without_a_session(server_url):
+    # Stateless with JSON responses: any HTTP client can call a tool in one request, no SSE, no session to keep.
+    response = httpx.post(f"{server_url}/mcp", headers={"Accept": "application/json, text/event-stream"},
+                          json={"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                                "params": {"name": "ask", "arguments": {"question": QUESTION}}})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/json")
+    assert "mcp-session-id" not in response.headers
+    body = response.json()
+    assert body["id"] == 7 and "initiation, endocytosis" in body["result"]["content"][0]["text"]
+
+
 def test_a_request_naming_another_host_is_refused(server_url):
     # DNS rebinding: a page on evil.example resolving to 127.0.0.1 must not reach the tools.
     response = httpx.post(f"{server_url}/mcp", headers={"Host": "evil.example", "Accept": "application/json"},
