@@ -28,8 +28,11 @@ MODEL_ID = "exosome-qa"
 HISTORY_TURNS = 20
 # Open WebUI starts its side-task prompts (title, tags, follow-ups, queries, autocomplete) with this line.
 SIDE_TASK_PREFIX = "### Task:"
+# The reply a side task wants, as its prompt spells it: 'JSON format: { "title": ... }' or '{ "tags": [...] }'.
 _JSON_REPLY_KEY = re.compile(r'\{\s*"(\w+)"\s*:\s*(\[)?')
+# The chat history inside a side-task prompt: 'USER: ...' and 'ASSISTANT: ...' lines.
 _FIRST_USER_LINE = re.compile(r"^USER:\s*(.+)$", re.M)
+# Open WebUI asks for a 3-5 word title; six words keep most questions' subject.
 _TITLE_WORDS = 6
 
 
