@@ -1,4 +1,4 @@
-"""The `qa` command: build, ask, serve, passages, eval, calibrate. A thin shell over the library."""
+"""The `qa` command: build, ask, serve, mcp, passages, eval, calibrate. A thin shell over the library."""
 
 from __future__ import annotations
 
@@ -59,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     p = command("serve", _serve, "Serve the chat page and the JSON API.")
     p.add_argument("--host", help="address to bind (default 127.0.0.1, or QA_HOST)")
     p.add_argument("--port", type=int, help="port (default 8000, or QA_PORT)")
+    command("mcp", _mcp, "Serve the MCP tools over stdio, for desktop assistants (logs go to stderr).")
     p = command("passages", _passages, "List the indexed passages.")
     p.add_argument("--doc", help="only this document id")
     p.add_argument("--kind", choices=["paragraph", "caption", "table_row"], help="only this kind")
@@ -128,6 +129,20 @@ def _serve(args, settings: Settings) -> int:
     app = create_app(settings)
     print(f"exosome-qa on http://{host}:{port}", file=sys.stderr)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+    return 0
+
+
+def _mcp(args, settings: Settings) -> int:
+    from contextlib import redirect_stdout
+
+    import anyio
+
+    from qa.service import create_app
+
+    # Only protocol may reach stdout: whatever loading the index prints goes to stderr.
+    with redirect_stdout(sys.stderr):
+        app = create_app(settings)
+    anyio.run(app.state.mcp.run_stdio_async)
     return 0
 
 

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa import views
 from qa.answer import Pipeline
+from qa.api_key import APIKeyMiddleware
 from qa.index import Index, ensure_index
 from qa.settings import Settings
 from qa.text import REF_BRACKET
@@ -96,9 +97,20 @@ def create_app(settings: Settings | None = None, index: Index | None = None) -> 
     settings = settings or Settings.from_env()
     index = index or ensure_index(settings, log=log.warning)
     pipeline = Pipeline(index)
-    app = FastAPI(title="exosome-qa", version="0.1.0",
+    # The other front doors are shells over the same views; they import this module's request models.
+    from qa.mcp_server import build_mcp_server, streamable_http_routes
+    from qa.openai_api import chat_router
+
+    mcp = build_mcp_server(pipeline, settings)
+    mcp_routes = streamable_http_routes(mcp, settings)
+    app = FastAPI(title="exosome-qa", version="0.1.0", lifespan=lambda _: mcp.session_manager.run(),
                   description="Extractive, cited answers from two review papers on exosomes in cancer.")
     app.state.pipeline = pipeline
+    app.state.mcp = mcp
+    app.router.routes.extend(mcp_routes)
+    app.include_router(chat_router(pipeline))
+    if settings.api_key:
+        app.add_middleware(APIKeyMiddleware, key=settings.api_key)
     templates = Jinja2Templates(directory=str(settings.web_dir / "templates"))
     templates.env.filters["link_refs"] = link_refs
     app.mount("/static", StaticFiles(directory=str(settings.web_dir / "static")), name="static")
@@ -108,19 +120,19 @@ def create_app(settings: Settings | None = None, index: Index | None = None) -> 
 
     # ---- JSON API --------------------------------------------------------------------
 
-    @app.get("/api/health", tags=["api"])
+    @app.get("/api/health", tags=["api"], operation_id="health")
     def health() -> dict:
         manifest = index.manifest
         return {"status": "ok", "passages": manifest["passages"], "units": manifest["units"],
                 "model": manifest["model"], "built_at": manifest["built_at"], "documents": manifest["documents"]}
 
-    @app.post("/api/ask", response_model=AskResponse, tags=["api"])
+    @app.post("/api/ask", response_model=AskResponse, tags=["api"], operation_id="ask")
     def ask(body: AskRequest) -> dict:
         """Answer a question with quoted sentences or table rows and numbered citations, or abstain."""
         history = [turn.model_dump() for turn in body.history]
         return views.ask_view(pipeline, body.question, history, body.top_k)
 
-    @app.get("/api/ask", response_model=AskResponse, tags=["api"])
+    @app.get("/api/ask", response_model=AskResponse, tags=["api"], operation_id="ask_get")
     def ask_get(question: Annotated[str, Query(min_length=1, max_length=1000)],
                 top_k: Annotated[int, Query(ge=1, le=50)] = 8) -> dict:
         """The same answer for a question in the URL (no history): the chat page's JSON twin."""
@@ -128,36 +140,38 @@ def create_app(settings: Settings | None = None, index: Index | None = None) -> 
             raise StarletteHTTPException(422, "the question is empty: type a question about exosomes in cancer")
         return views.ask_view(pipeline, question.strip(), [], top_k)
 
-    @app.get("/api/cite", tags=["api"])
+    @app.get("/api/cite", tags=["api"], operation_id="cite")
     def cite(claim: Annotated[str, Query(min_length=1, max_length=1000)], k: Annotated[int, Query(ge=1, le=20)] = 5):
         """The passages that best support a claim, each with its best sentence and a support score."""
         if not claim.strip():
             raise StarletteHTTPException(422, "the claim is empty: give a sentence to look up")
         return views.cite_view(pipeline, claim.strip(), k)
 
-    @app.get("/api/documents", tags=["api"])
+    @app.get("/api/documents", tags=["api"], operation_id="list_documents")
     def documents() -> dict:
         return views.documents_view(index)
 
-    @app.get("/api/documents/{doc}", tags=["api"])
+    @app.get("/api/documents/{doc}", tags=["api"], operation_id="get_document")
     def document(doc: str) -> dict:
         return views.document_view(index, doc)
 
-    @app.get("/api/documents/{doc}/refs/{ref}", tags=["api"])
+    @app.get("/api/documents/{doc}/refs/{ref}", tags=["api"], operation_id="get_reference_citations")
     def refs(doc: str, ref: int) -> dict:
         return views.refs_view(index, doc, ref)
 
-    @app.get("/api/documents/{doc}/cite.bib", tags=["api"], response_class=PlainTextResponse)
+    @app.get("/api/documents/{doc}/cite.bib", tags=["api"], response_class=PlainTextResponse,
+             operation_id="get_bibtex")
     def cite_bib(doc: str) -> Response:
         return Response(views.bibtex_view(index, doc), media_type="application/x-bibtex; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{doc}.bib"'})
 
-    @app.get("/api/documents/{doc}/cite.ris", tags=["api"], response_class=PlainTextResponse)
+    @app.get("/api/documents/{doc}/cite.ris", tags=["api"], response_class=PlainTextResponse,
+             operation_id="get_ris")
     def cite_ris(doc: str) -> Response:
         return Response(views.ris_view(index, doc), media_type="application/x-research-info-systems; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{doc}.ris"'})
 
-    @app.get("/api/passages/{passage_id}", tags=["api"])
+    @app.get("/api/passages/{passage_id}", tags=["api"], operation_id="get_passage")
     def passage(passage_id: str) -> dict:
         return views.passage_view(index, passage_id)
 
@@ -167,7 +181,7 @@ def create_app(settings: Settings | None = None, index: Index | None = None) -> 
     def home(request: Request, q: str = "") -> HTMLResponse:
         question = q.strip()[:1000]
         answer = views.ask_view(pipeline, question) if question else None
-        json_url = f"/api/ask?{urlencode({'question': question})}" if question else "/docs#/api/ask_api_ask_post"
+        json_url = f"/api/ask?{urlencode({'question': question})}" if question else "/docs#/api/ask"
         return page(request, "chat.html", {"question": question, "answer": answer,
                                            "examples": views.EXAMPLE_QUESTIONS, "json_url": json_url})
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +35,8 @@ class Settings:
     overlap_sentences: int = 0
     # Rebuild a missing or stale index on start (False: refuse with the reason).
     auto_build: bool = True
+    # Bearer key required by /api, /v1 and /mcp when set (QA_API_KEY); empty: open, as on a laptop.
+    api_key: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -52,25 +56,36 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server_url(settings, index) -> str:
-    """A real uvicorn server on a free loopback port, serving the session's index."""
+@contextmanager
+def running(app) -> Iterator[str]:
+    """``app`` served by a real uvicorn server on a free loopback port, for as long as the block runs."""
     port = _free_port()
-    config = uvicorn.Config(create_app(settings, index), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def run_async(coroutine: Coroutine):
+    """Run ``coroutine`` on a fresh event loop in a thread of its own: Playwright's sync API keeps a loop
+    running in the main thread while the browser tests' session lasts, so asyncio.run() would refuse there."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+@pytest.fixture(scope="session")
+def server_url(settings, index) -> str:
+    """A real uvicorn server on a free loopback port, serving the session's index."""
+    with running(create_app(settings, index)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -160,3 +160,11 @@ def test_ris_is_readable(http):
     assert entry["type_of_reference"] == "JOUR"
     assert entry["authors"] == ["Bae, Susan", "Brumbaugh, Jeffrey", "Bonavida, Benjamin"]
     assert entry["year"] == "2018"
+
+
+def test_every_route_has_a_named_operation_for_tool_servers(http):
+    operations = [op["operationId"] for path in http.get("/openapi.json").json()["paths"].values()
+                  for op in path.values()]
+    assert len(operations) == len(set(operations))
+    assert {"ask", "ask_get", "cite", "get_passage", "list_documents", "list_models", "chat_completions"} <= set(operations)
+    assert not [op for op in operations if "_api_" in op]  # FastAPI's generated ids read like ask_api_ask_post
