@@ -74,9 +74,10 @@ class Pipeline:
                           confidence_level="low")
         sentences, citations = cite(chosen, self.index)
         answer = " ".join(f"{s.text} [{s.citation}]" for s in sentences)
+        confidence = self.abstainer.confidence(values)
         timing["total"] = _ms(started)
-        return Answer(question, answer, False, round(probability, 3), sentences, citations, passages, timing,
-                      confidence_level=self.abstainer.level(probability))
+        return Answer(question, answer, False, round(confidence, 3), sentences, citations, passages, timing,
+                      confidence_level=self.abstainer.level(confidence))
 
     def _reranked(self, retrieval: Retrieval, chosen: list[Unit]) -> list:
         """The retrieved passages, those the chosen units come from first (the reader re-ranks)."""

@@ -80,6 +80,7 @@ def evaluate(pipeline, questions: list[dict]) -> dict:
         row = score_question(question, response)
         row["latency_ms"] = (time.perf_counter() - started) * 1000
         row["confidence"] = response["confidence"]
+        row["confidence_level"] = response["confidence_level"]
         rows.append(row)
     kinds = [k for k in KINDS if any(r["kind"] == k for r in rows)]
     answered = [r for r in rows if not r["abstained"]]

@@ -64,3 +64,18 @@ def test_how_a_question_frames_the_papers_is_not_searched_for(analyzer):
     query = analyzer.analyze("What do the two reviews report about melanoma exosomes?")
     assert "report" not in query.terms and "report" not in query.topic_terms
     assert "melanoma" in query.terms
+
+
+def test_a_misspelt_word_reaches_the_corpus_word(analyzer):
+    query = analyzer.analyze("macrophages and immune supression")
+    assert "suppression" in query.expansions
+    assert analyzer.unknown_words(query)[0] == []
+    # A short or far-off word is not bent into a corpus word.
+    assert analyzer.unknown_words(analyzer.analyze("exosome skincare serum"))[0] == ["skincare"]
+
+
+def test_padding_and_contractions_are_not_the_subject(analyzer):
+    query = analyzer.analyze("Wait, so what exactly are exosomes, really? I don’t get it")
+    assert {"wait", "exact", "realli", "dont", "don"}.isdisjoint(query.terms + query.topic_terms)
+    assert analyzer.unknown_words(query)[0] == []
+    assert "exosom" in query.topic_terms

@@ -168,3 +168,10 @@ def test_every_route_has_a_named_operation_for_tool_servers(http):
     assert len(operations) == len(set(operations))
     assert {"ask", "ask_get", "cite", "get_passage", "list_documents", "list_models", "chat_completions"} <= set(operations)
     assert not [op for op in operations if "_api_" in op]  # FastAPI's generated ids read like ask_api_ask_post
+
+
+def test_the_confidence_band_comes_with_the_answer(http, pipeline):
+    answered = http.post("/api/ask", json={"question": QUESTION}).json()
+    assert answered["confidence_level"] == pipeline.abstainer.level(answered["confidence"]) != "low"
+    abstained = http.post("/api/ask", json={"question": "What is the capital of Australia?"}).json()
+    assert abstained["abstained"] is True and abstained["confidence_level"] == "low"

@@ -1,7 +1,9 @@
-"""What each answer-quality mechanism adds: the project's question sets scored with one mechanism off.
+"""What each answer-quality mechanism adds: every question set scored with one mechanism off.
 
 Run: .venv/bin/python tests/benchmarks/ablation.py [QUESTIONS.jsonl ...]
-(default: tests/data/questions.jsonl). Prints one row per configuration.
+(default: the project's own sets, tests/data/questions.jsonl and tests/data/people_holdout.jsonl,
+the fit sets in qa/data, and ../shared/eval/dev.jsonl and public.jsonl when present). Prints answer
+accuracy per configuration (rows) and question set (columns).
 """
 
 from __future__ import annotations
@@ -12,17 +14,30 @@ from pathlib import Path
 
 from qa.abstain import Abstainer
 from qa.answer import Pipeline
-from qa.reader import ReaderWeights
+from qa.calibrate import FIT_SETS
 from qa.evaluate import evaluate, load_questions
 from qa.index import ensure_index
+from qa.reader import ReaderWeights
 from qa.settings import PROJECT_ROOT, Settings, offline
+
+DEFAULT_SETS = [PROJECT_ROOT / "tests/data/questions.jsonl", PROJECT_ROOT / "tests/data/people_holdout.jsonl",
+                *FIT_SETS, PROJECT_ROOT.parent / "shared/eval/dev.jsonl", PROJECT_ROOT.parent / "shared/eval/public.jsonl"]
+# Reader signals ablated one at a time, with what each is called in the table.
+READER_SIGNALS = {
+    "form": "answer form (a definition for 'what is X?', a list for 'which Xs?')",
+    "asked_for": "asked-for content (a cause for why, a means for how, ...)",
+    "summary": "summary statements for broad questions",
+    "overlap": "word overlap",
+}
 
 
 def configurations(index):
     full = Abstainer.default()
+    weights = ReaderWeights.load()
     yield "full system", Pipeline(index), {}
     yield "no query understanding", Pipeline(index, expand_queries=False), {}
-    yield "no answer-form match (definition, list)", Pipeline(index, weights=ReaderWeights.load().without("form")), {}
+    for name, description in READER_SIGNALS.items():
+        yield f"no {description}", Pipeline(index, weights=weights.without(name)), {}
     yield "dense only (no BM25)", Pipeline(index, fusion="dense"), {}
     yield "BM25 only (no dense)", Pipeline(index, fusion="bm25"), {}
     yield "RRF instead of linear fusion", Pipeline(index, fusion="rrf"), {}
@@ -33,17 +48,14 @@ def configurations(index):
 def main(paths: list[str]) -> None:
     offline()
     index = ensure_index(Settings.from_env())
-    questions = [q for p in paths or [str(PROJECT_ROOT / "tests/data/questions.jsonl")] for q in load_questions(Path(p))]
-    print(f"{'configuration':40s} {'answer':>7s} {'answerable':>10s} {'refs':>5s} {'R@5':>5s} "
-          f"{'unans.':>6s} {'f.abst':>6s} {'words':>5s}")
+    sets = {Path(p).stem: load_questions(Path(p)) for p in paths or [str(p) for p in DEFAULT_SETS if p.is_file()]}
+    print(f"{'configuration':72s}" + "".join(f"{name[:12]:>13s}" for name in sets))
     for name, pipeline, options in configurations(index):
-        asked = [{**q, "history": []} for q in questions] if options.get("drop_history") else questions
-        s = evaluate(pipeline, asked)
-        unanswerable = s["per_kind"].get("unanswerable", {}).get("answer")
-        a = s["answerable"]
-        print(f"{name:40s} {s['overall']['answer']:7.2f} {a['answer']:10.2f} {a['ref_hit']:5.2f} {a['R@5']:5.2f} "
-              f"{unanswerable if unanswerable is not None else float('nan'):6.2f} {a['false_abstain']:6.2f} "
-              f"{s['answer_words_mean']:5.0f}", flush=True)
+        scores = []
+        for questions in sets.values():
+            asked = [{**q, "history": []} for q in questions] if options.get("drop_history") else questions
+            scores.append(evaluate(pipeline, asked)["overall"]["answer"])
+        print(f"{name:72s}" + "".join(f"{s:13.2f}" for s in scores), flush=True)
 
 
 if __name__ == "__main__":

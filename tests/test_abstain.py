@@ -1,0 +1,45 @@
+"""Abstention: the fitted model, its threshold and the confidence bands a page shows."""
+
+from __future__ import annotations
+
+import random
+
+from qa.abstain import FEATURES, HIGH_CONFIDENCE_ACCURACY, Abstainer
+
+
+def _questions(n=300, seed=7):
+    """Synthetic fit data: the first feature separates answerable questions, noisily; the reader is
+    right on most answerable questions, more often the clearer they are."""
+    rng = random.Random(seed)
+    rows, answerable, right, groups = [], [], [], []
+    for i in range(n):
+        label = i % 2 == 0
+        clarity = rng.gauss(1.0 if label else -1.0, 0.8)
+        rows.append([clarity] + [rng.random() for _ in FEATURES[1:]])
+        answerable.append(label)
+        right.append(label and rng.random() < 0.75 + 0.2 * (clarity > 1.0))
+        groups.append(f"q{i // 2}")
+    return rows, answerable, right, groups
+
+
+def test_fit_finds_a_threshold_and_a_high_band_above_it():
+    rows, answerable, right, groups = _questions()
+    model = Abstainer.fit(rows, answerable, right, groups)
+    assert 0.05 <= model.threshold <= 0.8 and model.high < 0.99
+    assert model.weights[0] > 0 and model.right_weights[0] > 0  # the separating feature raises both
+    high = [ok for r, ok in zip(rows, right)
+            if model.probability(r) >= model.threshold and model.level(model.confidence(r)) == "high"]
+    assert len(high) >= 20 and sum(high) / len(high) >= HIGH_CONFIDENCE_ACCURACY - 0.05
+
+
+def test_levels_follow_the_fitted_band():
+    model = Abstainer([0.0] * len(FEATURES), 0.0, threshold=0.4, high=0.75)
+    assert [model.level(p) for p in (0.1, 0.74, 0.75, 0.99)] == ["medium", "medium", "high", "high"]
+    # Without a model of rightness, an answer's confidence is p(answerable).
+    assert model.confidence([0.0] * len(FEATURES)) == model.probability([0.0] * len(FEATURES)) == 0.5
+
+
+def test_the_stored_model_names_its_features_and_bands(pipeline):
+    model = pipeline.abstainer
+    assert len(model.weights) == len(model.right_weights) == len(FEATURES)
+    assert 0 < model.threshold < 1 and 0 < model.high < 1

@@ -1,0 +1,47 @@
+"""The reader: named signals, what a question asks for, and its stored weights."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from qa.reader import SIGNALS, ReaderWeights, asked_for
+
+
+def test_every_signal_has_a_weight_and_a_description():
+    assert {f.name for f in fields(ReaderWeights)} == set(SIGNALS)
+
+
+def test_stored_weights_load_and_can_be_switched_off():
+    weights = ReaderWeights.load()
+    assert weights.dense > 0 and weights.overlap > 0
+    assert weights.without("form", "asked_for").form == 0.0 == weights.without("asked_for").asked_for
+
+
+def test_what_each_kind_of_question_asks_for(pipeline):
+    def kind(question):
+        return asked_for(pipeline.analyzer.analyze(question))
+    assert kind("Why do tumours need blood vessels?") == "cause"
+    assert kind("How are exosomes isolated?") == "means"
+    assert kind("What is the term for the growth of new blood vessels?") == "naming"
+    assert kind("Can exosomes cross the blood brain barrier?") == "relation"
+    assert kind("How many miRNAs are in ExoCarta?") is None
+    assert kind("exosome size") is None
+
+
+def test_scores_are_the_weighted_sum_of_the_signals(pipeline):
+    query = pipeline.analyzer.analyze("Why do tumours need blood vessels?")
+    candidates = pipeline.reader.read(pipeline.retriever.search(query))
+    weights = pipeline.reader.weights
+    for candidate in candidates[:10]:
+        assert set(candidate.signals) == set(SIGNALS)
+        expected = sum(getattr(weights, name) * value for name, value in candidate.signals.items())
+        assert abs(candidate.score - expected) < 1e-9
+    # A cause is stated beyond the question's words ("required for"), not echoed from it.
+    assert any(c.signals["asked_for"] == 1.0 for c in candidates[:10])
+    assert all(c.signals["asked_for"] in (0.0, 1.0) for c in candidates)
+
+
+def test_a_why_question_gets_the_sentence_giving_the_reason(pipeline):
+    answer = pipeline.ask("Why do tumours need new blood vessels?")
+    assert not answer.abstained
+    assert "required" in answer.answer
