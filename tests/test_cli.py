@@ -49,5 +49,5 @@ def test_eval_scores_a_question_file(settings, manifest, tmp_path):
     questions.write_text(json.dumps({"id": "x1", "question": "How big are exosomes in diameter according to Zhang?",
                                      "kind": "number", "doc": "zhang2015", "expect": ["50–100 nm"], "refs": [],
                                      "history": []}) + "\n")
-    summary = json.loads(qa("eval", "--questions", str(questions), "--json", settings=settings).stdout)
+    summary = json.loads(qa("eval", "--questions", str(questions), "--json", settings=settings).stdout)["q"]
     assert summary["overall"]["n"] == 1 and summary["rows"][0]["id"] == "x1"
