@@ -44,7 +44,7 @@ def test_retrieval_and_references(summary):
 
 def test_abstention_is_calibrated(summary):
     assert summary["per_kind"]["unanswerable"]["answer"] >= 0.85
-    assert summary["answerable"]["false_abstain"] <= 0.05
+    assert summary["answerable"]["false_abstain"] <= 0.08
 
 
 def test_answers_are_concise(summary):
