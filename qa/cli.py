@@ -123,16 +123,16 @@ def _ask(args, settings: Settings) -> int:
 def _serve(args, settings: Settings) -> int:
     import uvicorn
 
-    from qa.service import create_app
-
     from qa import logs
+    from qa.service import create_app
 
     logs.configure()
     host = args.host or settings.host
     port = args.port or settings.port
     app = create_app(settings)
     print(f"exosome-qa on http://{host}:{port}", file=sys.stderr)
-    # SIGTERM or Ctrl-C: stop accepting, let in-flight requests finish (up to shutdown_grace_s), then exit 0.
+    # SIGTERM or Ctrl-C: stop accepting, let in-flight requests finish (up to shutdown_grace_s), then exit
+    # (uvicorn re-raises the signal, so a process manager sees the usual status).
     uvicorn.run(app, host=host, port=port, log_config=None, log_level="warning",
                 timeout_graceful_shutdown=settings.shutdown_grace_s)
     return 0

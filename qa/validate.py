@@ -34,8 +34,8 @@ def check_words(value: str, max_chars: int) -> str:
     other than blanks in it (``WORDS_PATTERN`` with that maxLength); raises ValueError saying what is wrong."""
     check_text(value)
     if len(value) > max_chars:
-        raise ValueError(f"it is {len(value)} characters long; keep it under {max_chars}")
+        raise ValueError(f"the question is {len(value)} characters long; keep it under {max_chars}")
     words = _EDGE_BLANKS.sub("", value)
     if not words:
-        raise ValueError("it is empty: type a question about exosomes in cancer")
+        raise ValueError("the question is empty: type a question about exosomes in cancer")
     return words

@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the OpenAPI schema (schemathesis) over the real app and the session's real index.
+"""Property-based fuzzing of the OpenAPI schema (schemathesis) against the session's real server on loopback.
 
 Valid and invalid inputs alike must get a documented answer: never a server error, never a response that
 breaks the schema the app publishes, invalid input refused with a 4xx. The suite runs a bounded number of
@@ -16,15 +16,15 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
-
-from qa.service import create_app
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 EXAMPLES = int(os.environ.get("QA_FUZZ_EXAMPLES", "25"))
 
 
 @pytest.fixture(scope="session")
-def api_schema(settings, index):
-    return schemathesis.openapi.from_asgi("/openapi.json", create_app(settings, index))
+def api_schema(server_url):
+    # Over HTTP, not in-process: the app's lifespan (the MCP session manager) runs once, as in production.
+    return schemathesis.openapi.from_url(f"{server_url}/openapi.json")
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
@@ -36,7 +36,10 @@ def test_no_generated_request_breaks_the_published_contract(api_schema, mode):
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         def call(case):
-            case.call_and_validate()
+            # OpenAI's chat request has rules no schema states (the last message is the user's): a valid-looking
+            # body may get a 422 there. Every other check still applies to /v1, and every check elsewhere.
+            openai_shaped = case.operation.path.startswith("/v1/")
+            case.call_and_validate(excluded_checks=[positive_data_acceptance] if openai_shaped else None)
             tried[operation.label] = tried.get(operation.label, 0) + 1
 
         try:

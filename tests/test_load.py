@@ -5,7 +5,8 @@ from __future__ import annotations
 import signal
 
 import pytest
-from benchmarks.load import CLEAN_EXITS, run, start_server, stop_server
+from benchmarks.load import CLEAN_EXITS, hammer, prepare, start_server, stop_server
+from conftest import run_async
 from test_guard import finish, held_request, wait_for
 
 
@@ -20,7 +21,7 @@ def served(settings, manifest):
 
 def test_concurrent_questions_and_follow_ups_get_the_sequential_answers_and_no_errors(served):
     server, url = served
-    report = run(url, requests=300, concurrency=16)
+    report = run_async(hammer(url, *prepare(url), requests=300, concurrency=16))
     assert report.sent == 300 and report.ok, report.summary()
     code, stderr = stop_server(server)
     assert code in CLEAN_EXITS and '"level": "error"' not in stderr

@@ -146,11 +146,11 @@ def stop_server(server: subprocess.Popen) -> tuple[int, str]:
     return server.returncode, stderr
 
 
-def run(url: str, requests: int, concurrency: int) -> Report:
+def prepare(url: str) -> tuple[dict[str, dict], dict[str, str]]:
+    """The distinct inputs and their sequential answers."""
     with httpx.Client(base_url=url, timeout=60) as client:
         bodies = inputs(client)
-        expected = sequential_answers(client, bodies)
-    return asyncio.run(hammer(url, bodies, expected, requests, concurrency))
+        return bodies, sequential_answers(client, bodies)
 
 
 def main() -> int:
@@ -163,7 +163,7 @@ def main() -> int:
     env = {"QA_MAX_ACTIVE_REQUESTS": str(args.max_active)} if args.max_active else {}
     server, url = start_server(args.index, env)
     try:
-        report = run(url, args.requests, args.concurrency)
+        report = asyncio.run(hammer(url, *prepare(url), args.requests, args.concurrency))
     finally:
         code, stderr = stop_server(server)
     print(f"{args.requests} x POST /api/ask at concurrency {args.concurrency} against {url}")
