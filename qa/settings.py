@@ -48,15 +48,15 @@ class Settings:
     # The largest valid /api/ask body is about 1.05 MB (50 history turns at their limits, ASCII); 2 MiB leaves room
     # for JSON escapes and anything bigger is refused with 413 before it is read.
     max_body_bytes: int = 2 * 1024 * 1024
-    # Requests worked on at once. Answering is CPU-bound (one embedding, then scoring); on 2 cores, 4 at once
-    # gave the best throughput of 1/2/4/8/32 under scripts/load.py (README: Reliability).
+    # Requests worked on at once. Answering is CPU-bound (one embedding, then scoring): twice the 2 cores, so one
+    # request's pure-Python scoring overlaps another's embedding; more at once would only share the same cores.
     max_active_requests: int = 4
     # Requests allowed to wait for a free slot; past these the service answers 503 with Retry-After at once.
-    # At ~30 ms an answer, 64 waiting is about half a second of queue at 4 at once.
+    # 64 is twice the concurrency the load test drives (32), and a couple of seconds of queue at its throughput.
     max_waiting_requests: int = 64
     # What a turned-away client is asked to wait before retrying (seconds, the Retry-After header).
     retry_after_s: int = 1
-    # A request (queue wait included) that runs longer than this gets a 504; p99 under load is far below 1 s.
+    # A request (queue wait included) with no answer after this gets a 504; p99 under the load test is ~3 s.
     request_timeout_s: float = 10.0
     # On shutdown, in-flight requests get this long to finish before connections are closed.
     shutdown_grace_s: float = 30.0
