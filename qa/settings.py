@@ -56,7 +56,7 @@ class Settings:
     max_waiting_requests: int = 64
     # What a turned-away client is asked to wait before retrying (seconds, the Retry-After header).
     retry_after_s: int = 1
-    # A request (queue wait included) with no answer after this gets a 504; p99 under the load test is ~3 s.
+    # A request (queue wait included) with no answer after this gets a 504; p99 under the load test is under 2 s.
     request_timeout_s: float = 10.0
     # On shutdown, in-flight requests get this long to finish before connections are closed.
     shutdown_grace_s: float = 30.0
