@@ -86,7 +86,7 @@ def chat_router(pipeline: Pipeline) -> APIRouter:
                                             "owned_by": "exosome-qa"}]}
 
     @router.post("/chat/completions", operation_id="chat_completions", responses={200: {"content": {
-        "application/json": {}, "text/event-stream": {"schema": {"type": "string"}}},
+        "application/json": {}, "text/event-stream": {}},
         "description": "A chat completion, or with stream=true its chunks as server-sent events"}})
     def chat_completions(body: ChatCompletionRequest, request: Request):
         """Answer the last user message with quoted, cited sentences, as an OpenAI chat completion."""
