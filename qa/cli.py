@@ -23,10 +23,11 @@ def main(argv: list[str] | None = None) -> int:
                                  auto_build=False if args.no_build else None)
     from qa.index import IndexUnavailable
     from qa.ingest import CorpusError
+    from qa.lock import IndexBusy
 
     try:
         return args.handler(args, settings) or 0
-    except (IndexUnavailable, CorpusError) as exc:
+    except (IndexUnavailable, CorpusError, IndexBusy) as exc:
         print(f"qa: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -122,13 +123,18 @@ def _ask(args, settings: Settings) -> int:
 def _serve(args, settings: Settings) -> int:
     import uvicorn
 
+    from qa import logs
     from qa.service import create_app
 
+    logs.configure()
     host = args.host or settings.host
     port = args.port or settings.port
     app = create_app(settings)
     print(f"exosome-qa on http://{host}:{port}", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # SIGTERM or Ctrl-C: stop accepting, let in-flight requests finish (up to shutdown_grace_s), then exit
+    # (uvicorn re-raises the signal, so a process manager sees the usual status).
+    uvicorn.run(app, host=host, port=port, log_config=None, log_level="warning",
+                timeout_graceful_shutdown=settings.shutdown_grace_s)
     return 0
 
 

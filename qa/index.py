@@ -23,14 +23,16 @@ from pathlib import Path
 import numpy as np
 
 from qa.ingest import (
-    INGEST_VERSION, ChunkingSettings, Discard, Document, Passage, Section, Sentence, Table,
+    INGEST_VERSION, ChunkingSettings, CorpusError, Discard, Document, Passage, Section, Sentence, Table,
     corpus_files, load_corpus,
 )
+from qa.integrity import MANIFEST, damage, file_records, swap_into_place
+from qa.lock import build_lock
 from qa.settings import Settings, offline
 from qa.text import index_terms, words
 
-FORMAT_VERSION = 2
-MANIFEST = "manifest.json"
+# 3: the manifest records every file's size and sha256.
+FORMAT_VERSION = 3
 
 
 class IndexUnavailable(Exception):
@@ -150,8 +152,10 @@ def stale_reason(settings: Settings) -> str | None:
     if not path.is_file():
         return f"no index at {settings.index_dir}"
     try:
-        manifest = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        manifest = None
+    if not isinstance(manifest, dict):
         return f"the manifest {path} is unreadable"
     expected = _expected(settings)
     for key, value in expected.items():
@@ -160,17 +164,27 @@ def stale_reason(settings: Settings) -> str | None:
                 changed = sorted(set(value.items()) ^ set(manifest.get(key, {}).items()))
                 return f"the corpus changed since the index was built ({', '.join(sorted({n for n, _ in changed}))})"
             return f"the index was built with a different {key.replace('_', ' ')}"
-    return None
+    return damage(settings.index_dir, manifest.get("files", {}))
 
 
 def build_index(settings: Settings, progress: bool = True) -> dict:
-    """Parse, embed and index the corpus; write it atomically to ``settings.index_dir``. Returns the manifest."""
+    """Parse, embed and index the corpus; write it atomically to ``settings.index_dir``. Returns the manifest.
+
+    Raises IndexBusy while another process builds the same folder.
+    """
+    with build_lock(settings.index_dir):
+        return _build(settings, progress)
+
+
+def _build(settings: Settings, progress: bool) -> dict:
     import bm25s
     import faiss
 
     started = time.perf_counter()
     documents = load_corpus(settings.corpus_dir, _chunking(settings))
     passages = [p for doc in documents for p in doc.passages]
+    if not passages:
+        raise CorpusError(f"No passage of text in {settings.corpus_dir}: every line was page furniture or blank.")
     units = answer_units(passages)
     model = load_model(settings.model_path())
     vocabulary = corpus_words(passages)
@@ -182,8 +196,9 @@ def build_index(settings: Settings, progress: bool = True) -> dict:
                                    dtype="float32")
     target = settings.index_dir
     target.parent.mkdir(parents=True, exist_ok=True)
+    for unfinished in target.parent.glob(f".{target.name}.building-*"):
+        shutil.rmtree(unfinished)  # left by a build that was killed: we hold the lock, so nobody writes there
     tmp = target.parent / f".{target.name}.building-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     for name, matrix in vectors.items():
         flat = faiss.IndexFlatIP(matrix.shape[1])
@@ -206,13 +221,21 @@ def build_index(settings: Settings, progress: bool = True) -> dict:
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     manifest["build_seconds"] = round(time.perf_counter() - started, 2)
+    manifest["files"] = file_records(tmp)
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    old = target.parent / f".{target.name}.old-{os.getpid()}"
-    if target.exists():
-        target.rename(old)
-    tmp.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+    _sync(tmp)
+    swap_into_place(tmp, target)
     return manifest
+
+
+def _sync(folder: Path) -> None:
+    """Flush every file of ``folder`` to disk, so a crash right after the swap cannot leave empty files."""
+    for path in [*folder.rglob("*"), folder]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _versions() -> dict:
@@ -227,13 +250,23 @@ def _versions() -> dict:
 
 
 def load_index(settings: Settings) -> Index:
-    """The index at ``settings.index_dir``; raises IndexUnavailable if missing or stale."""
-    import bm25s
-    import faiss
-
+    """The index at ``settings.index_dir``; raises IndexUnavailable if missing, stale or damaged."""
     reason = stale_reason(settings)
     if reason:
         raise IndexUnavailable(f"Cannot use the index: {reason}. Run `qa build` first.")
+    try:
+        return _read(settings)
+    except (OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
+        # Checksums matched a moment ago: the folder changed under us (a build swapped it in) or cannot be read.
+        first_line = (str(exc).splitlines() or [""])[0]
+        raise IndexUnavailable(f"Cannot read the index at {settings.index_dir} ({type(exc).__name__}: {first_line}). "
+                               "Run `qa build` to rebuild it.") from exc
+
+
+def _read(settings: Settings) -> Index:
+    import bm25s
+    import faiss
+
     root = settings.index_dir
     manifest = json.loads((root / MANIFEST).read_text())
     documents = {d["id"]: _document(d) for d in json.loads((root / "documents.json").read_text())}

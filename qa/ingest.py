@@ -29,6 +29,7 @@ _TERMINAL = re.compile(r"[.?!][\"”’')\]]*\s*$")
 _PAGE_NUMBER = re.compile(r"^\d{1,4}$")
 _URL_ONLY = re.compile(r"^(www\.|https?://)\S+$")
 # A one-line heading does not end on these; a line that does is running text.
+_DOC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _OPEN_ENDINGS = {"of", "the", "and", "or", "in", "to", "a", "an", "by", "with", "for", "from", "on", "at", "as", "that", "which"}
 
 
@@ -133,18 +134,54 @@ def load_records(corpus: Path) -> list[dict]:
     if not manifest.is_file():
         raise CorpusError(f"No documents.toml in {corpus}: a corpus folder needs one beside its .txt files.")
     try:
-        records = tomllib.loads(manifest.read_text(encoding="utf-8")).get("document", [])
+        records = tomllib.loads(read_source(manifest)).get("document", [])
     except tomllib.TOMLDecodeError as exc:
         raise CorpusError(f"{manifest} is not valid TOML: {exc}") from exc
-    for record in records:
-        for key in ("id", "file", "title"):
-            if key not in record:
-                raise CorpusError(f"A document in {manifest} has no '{key}'.")
+    if not isinstance(records, list) or not records:
+        raise CorpusError(f"{manifest} lists no [[document]] records.")
+    seen: dict[str, int] = {}
+    for number, record in enumerate(records, 1):
+        _check_record(manifest, number, record)
+        if record["id"] in seen:
+            raise CorpusError(f"{manifest}: documents {seen[record['id']]} and {number} both have id "
+                              f"'{record['id']}'; each document needs its own.")
+        seen[record["id"]] = number
         if not (corpus / record["file"]).is_file():
             raise CorpusError(f"{manifest} names {record['file']}, which is not in {corpus}.")
-    if not records:
-        raise CorpusError(f"{manifest} lists no [[document]] records.")
     return records
+
+
+def _check_record(manifest: Path, number: int, record: object) -> None:
+    where = f"{manifest}, [[document]] number {number}"
+    if not isinstance(record, dict):
+        raise CorpusError(f"{where} is not a table of keys.")
+    for key in ("id", "file", "title"):
+        if not isinstance(record.get(key), str) or not record[key].strip():
+            raise CorpusError(f"{where} needs '{key}' as a non-empty string.")
+    if not _DOC_ID.fullmatch(record["id"]):
+        raise CorpusError(f"{where}: id '{record['id']}' must be letters, digits, '-' or '_' (it goes into URLs).")
+    if Path(record["file"]).is_absolute() or ".." in Path(record["file"]).parts:
+        raise CorpusError(f"{where}: file '{record['file']}' must be a name inside the corpus folder.")
+    if "authors" in record and not (isinstance(record["authors"], list)
+                                    and all(isinstance(a, str) for a in record["authors"])):
+        raise CorpusError(f"{where}: authors must be a list of strings.")
+    if "year" in record and not isinstance(record["year"], int):
+        raise CorpusError(f"{where}: year must be a number, like 2015.")
+
+
+def read_source(path: Path) -> str:
+    """A corpus file's text: UTF-8, a leading byte-order mark dropped, any line ends read as "\\n".
+
+    Raises CorpusError naming the file and the byte offset of the first byte that is not UTF-8: the text
+    is quoted word for word, so it is never guessed at.
+    """
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"{path} is not UTF-8: byte {exc.start} (0x{raw[exc.start]:02x}) cannot be decoded. "
+                          f"Convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8`) and build again.") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def corpus_files(corpus: Path) -> dict[str, str]:
@@ -156,7 +193,11 @@ def corpus_files(corpus: Path) -> dict[str, str]:
 def load_corpus(corpus: Path, chunking: ChunkingSettings = ChunkingSettings()) -> list[Document]:
     """Every document of a corpus folder, parsed."""
     records = load_records(corpus)
-    sources = [(corpus / record["file"]).read_text(encoding="utf-8") for record in records]
+    sources = [read_source(corpus / record["file"]) for record in records]
+    for record, source in zip(records, sources):
+        if not source.strip():
+            raise CorpusError(f"{corpus / record['file']} has no text: fill it, or remove document "
+                              f"'{record['id']}' from documents.toml.")
     vocab = Vocabulary(*sources)
     return [_Parser(record, source, chunking, vocab).parse() for record, source in zip(records, sources)]
 

@@ -85,7 +85,9 @@ def chat_router(pipeline: Pipeline) -> APIRouter:
         return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": created,
                                             "owned_by": "exosome-qa"}]}
 
-    @router.post("/chat/completions", operation_id="chat_completions")
+    @router.post("/chat/completions", operation_id="chat_completions", responses={200: {"content": {
+        "application/json": {}, "text/event-stream": {}},
+        "description": "A chat completion, or with stream=true its chunks as server-sent events"}})
     def chat_completions(body: ChatCompletionRequest, request: Request):
         """Answer the last user message with quoted, cited sentences, as an OpenAI chat completion."""
         question, history = _conversation(body.messages)

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import logging
 import re
+from importlib.resources import files
 from urllib.parse import urlencode
 from typing import Annotated
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa import views
-from qa.answer import Pipeline
 from qa.api_key import APIKeyMiddleware
+from qa.guard import Admission, Guard
 from qa.index import Index, ensure_index
-from qa.settings import Settings
+from qa.live import LiveIndex
+from qa.settings import MAX_HISTORY_ANSWER_CHARS, MAX_HISTORY_TURNS, MAX_QUESTION_CHARS, Settings
 from qa.text import REF_BRACKET
+from qa.validate import TEXT_PATTERN, WORDS_PATTERN, check_text, check_words
 
 log = logging.getLogger("qa.service")
 
@@ -46,33 +49,77 @@ EXAMPLE_ANSWER = {
 }
 
 
+# Validated by check_text / check_words (their messages say what is wrong); the schema publishes the same rules.
+Text = Annotated[str, AfterValidator(check_text), Field(json_schema_extra={"pattern": TEXT_PATTERN})]
+_WORDS_SCHEMA = {"pattern": WORDS_PATTERN, "maxLength": MAX_QUESTION_CHARS}
+Words = Annotated[str, AfterValidator(lambda value: check_words(value, MAX_QUESTION_CHARS)),
+                  Field(description=f"1 to {MAX_QUESTION_CHARS} characters of text.", json_schema_extra=_WORDS_SCHEMA)]
+WordsParam = Annotated[str, Query(json_schema_extra=_WORDS_SCHEMA),
+                       AfterValidator(lambda value: check_words(value, MAX_QUESTION_CHARS))]
+
+
+def _json_integer(value: object) -> object:
+    """JSON Schema's integer: a number with no fraction (8 or 8.0), never a string or a boolean."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("must be a whole number")
+    return value
+
+
 class Turn(BaseModel):
-    question: str = Field(max_length=4000)
-    answer: str = Field(default="", max_length=20000)
+    """An earlier turn of the conversation: its question and the answer it got."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    question: Text = Field(max_length=MAX_QUESTION_CHARS)
+    answer: Text = Field(default="", max_length=MAX_HISTORY_ANSWER_CHARS)
 
 
 class AskRequest(BaseModel):
     """A question, optionally with the conversation so far."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
         {"question": "What are the stages of exosome formation?"},
         {"question": "and in melanoma?", "history": [{"question": "Which cells secrete MET-carrying exosomes?",
                                                       "answer": "..."}], "top_k": 5},
     ]})
 
-    question: str = Field(description="The question, 1 to 1000 characters.")
-    history: list[Turn] = Field(default_factory=list, max_length=50)
-    top_k: int = Field(default=8, ge=1, le=50, description="How many retrieved passages to return (1-50).")
+    question: Words
+    history: list[Turn] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS,
+                                description=f"Earlier turns, oldest first (at most {MAX_HISTORY_TURNS}).")
+    top_k: Annotated[int, BeforeValidator(_json_integer)] = Field(
+        default=8, ge=1, le=50, strict=False, description="How many retrieved passages to return (1-50).")
 
-    @field_validator("question")
-    @classmethod
-    def _question_has_words(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("the question is empty: type a question about exosomes in cancer")
-        if len(value) > 1000:
-            raise ValueError(f"the question is {len(value)} characters long; keep it under 1000")
-        return value
+
+class ErrorDetail(BaseModel):
+    status: int
+    message: str = Field(description="What went wrong and what to do, in a sentence or two.")
+    details: list[str] = Field(description="One line per invalid field, when the request did not validate.")
+
+
+class ErrorBody(BaseModel):
+    """The one error shape of every route (pages show the same fields on the error page)."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES = {
+    status: {"model": ErrorBody, "description": description} for status, description in [
+        (400, "The body could not be read"), (404, "No such document, passage or reference"),
+        (413, "The body is over the size limit"), (422, "The request is not valid"),
+        (503, "Busy: retry after the Retry-After header's seconds"), (504, "Over the per-request time limit"),
+    ]
+}
+
+
+# FastAPI's message for a body its JSON parser gave up on (not UTF-8, nested too deep).
+FASTAPI_BODY_UNREADABLE = "There was an error parsing the body"
+BIBTEX = "application/x-bibtex"
+RIS = "application/x-research-info-systems"
+
+
+def _text(media_type: str) -> dict:
+    """The OpenAPI description of a 200 that is a text download of ``media_type``."""
+    return {200: {"description": "The reference, as a file", "content": {media_type: {"schema": {"type": "string"}}}}}
 
 
 class AskResponse(BaseModel):
@@ -96,23 +143,27 @@ def create_app(settings: Settings | None = None, index: Index | None = None) -> 
     """The app over ``index`` (loaded, and built if missing or stale, from ``settings`` when not given)."""
     settings = settings or Settings.from_env()
     index = index or ensure_index(settings, log=log.warning)
-    pipeline = Pipeline(index)
+    live = LiveIndex(settings, index)
+    admission = Admission(settings.max_active_requests, settings.max_waiting_requests)
     # The other front doors are shells over the same views; they import this module's request models.
     from qa.mcp_server import build_mcp_server, streamable_http_routes
     from qa.openai_api import chat_router
 
-    mcp = build_mcp_server(pipeline, settings)
+    mcp = build_mcp_server(live.following(), settings)
     mcp_routes = streamable_http_routes(mcp, settings)
     app = FastAPI(title="exosome-qa", version="0.1.0", lifespan=lambda _: mcp.session_manager.run(),
+                  responses=ERROR_RESPONSES, docs_url=None,
                   description="Extractive, cited answers from two review papers on exosomes in cancer.")
-    app.state.pipeline = pipeline
+    app.state.live = live
     app.state.mcp = mcp
     app.router.routes.extend(mcp_routes)
-    app.include_router(chat_router(pipeline))
+    app.include_router(chat_router(live.following()))
     if settings.api_key:
         app.add_middleware(APIKeyMiddleware, key=settings.api_key)
     templates = Jinja2Templates(directory=str(settings.web_dir / "templates"))
     templates.env.filters["link_refs"] = link_refs
+    templates.env.filters["isolate"] = isolate
+    app.mount("/static/swagger", StaticFiles(directory=str(files("fastapi_offline") / "static")), name="swagger")
     app.mount("/static", StaticFiles(directory=str(settings.web_dir / "static")), name="static")
 
     def page(request: Request, name: str, context: dict, status: int = 200) -> HTMLResponse:
@@ -122,80 +173,84 @@ def create_app(settings: Settings | None = None, index: Index | None = None) -> 
 
     @app.get("/api/health", tags=["api"], operation_id="health")
     def health() -> dict:
-        manifest = index.manifest
-        return {"status": "ok", "passages": manifest["passages"], "units": manifest["units"],
-                "model": manifest["model"], "built_at": manifest["built_at"], "documents": manifest["documents"]}
+        """Whether the service answers, from which index, and whether that is the current one on disk."""
+        manifest = live.index.manifest
+        live.current()  # a health check alone is enough to notice a rebuilt index
+        return {"status": "ok", **live.status(), "model": manifest["model"], "documents": manifest["documents"],
+                "requests": {"active": admission.active, "waiting": admission.waiting}}
 
     @app.post("/api/ask", response_model=AskResponse, tags=["api"], operation_id="ask")
     def ask(body: AskRequest) -> dict:
         """Answer a question with quoted sentences or table rows and numbered citations, or abstain."""
         history = [turn.model_dump() for turn in body.history]
-        return views.ask_view(pipeline, body.question, history, body.top_k)
+        return views.ask_view(live.current(), body.question, history, body.top_k)
 
     @app.get("/api/ask", response_model=AskResponse, tags=["api"], operation_id="ask_get")
-    def ask_get(question: Annotated[str, Query(min_length=1, max_length=1000)],
+    def ask_get(question: WordsParam,
                 top_k: Annotated[int, Query(ge=1, le=50)] = 8) -> dict:
         """The same answer for a question in the URL (no history): the chat page's JSON twin."""
-        if not question.strip():
-            raise StarletteHTTPException(422, "the question is empty: type a question about exosomes in cancer")
-        return views.ask_view(pipeline, question.strip(), [], top_k)
+        return views.ask_view(live.current(), question, [], top_k)
 
     @app.get("/api/cite", tags=["api"], operation_id="cite")
-    def cite(claim: Annotated[str, Query(min_length=1, max_length=1000)], k: Annotated[int, Query(ge=1, le=20)] = 5):
+    def cite(claim: WordsParam, k: Annotated[int, Query(ge=1, le=20)] = 5):
         """The passages that best support a claim, each with its best sentence and a support score."""
-        if not claim.strip():
-            raise StarletteHTTPException(422, "the claim is empty: give a sentence to look up")
-        return views.cite_view(pipeline, claim.strip(), k)
+        return views.cite_view(live.current(), claim, k)
 
     @app.get("/api/documents", tags=["api"], operation_id="list_documents")
     def documents() -> dict:
-        return views.documents_view(index)
+        return views.documents_view(live.index)
 
     @app.get("/api/documents/{doc}", tags=["api"], operation_id="get_document")
     def document(doc: str) -> dict:
-        return views.document_view(index, doc)
+        return views.document_view(live.index, doc)
 
     @app.get("/api/documents/{doc}/refs/{ref}", tags=["api"], operation_id="get_reference_citations")
     def refs(doc: str, ref: int) -> dict:
-        return views.refs_view(index, doc, ref)
+        return views.refs_view(live.index, doc, ref)
 
-    @app.get("/api/documents/{doc}/cite.bib", tags=["api"], response_class=PlainTextResponse,
+    @app.get("/api/documents/{doc}/cite.bib", tags=["api"], response_class=Response, responses=_text(BIBTEX),
              operation_id="get_bibtex")
     def cite_bib(doc: str) -> Response:
-        return Response(views.bibtex_view(index, doc), media_type="application/x-bibtex; charset=utf-8",
+        return Response(views.bibtex_view(live.index, doc), media_type=f"{BIBTEX}; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{doc}.bib"'})
 
-    @app.get("/api/documents/{doc}/cite.ris", tags=["api"], response_class=PlainTextResponse,
+    @app.get("/api/documents/{doc}/cite.ris", tags=["api"], response_class=Response, responses=_text(RIS),
              operation_id="get_ris")
     def cite_ris(doc: str) -> Response:
-        return Response(views.ris_view(index, doc), media_type="application/x-research-info-systems; charset=utf-8",
+        return Response(views.ris_view(live.index, doc), media_type=f"{RIS}; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{doc}.ris"'})
 
     @app.get("/api/passages/{passage_id}", tags=["api"], operation_id="get_passage")
     def passage(passage_id: str) -> dict:
-        return views.passage_view(index, passage_id)
+        return views.passage_view(live.index, passage_id)
 
     # ---- HTML pages ------------------------------------------------------------------
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home(request: Request, q: str = "") -> HTMLResponse:
-        question = q.strip()[:1000]
-        answer = views.ask_view(pipeline, question) if question else None
+    def home(request: Request, q: Annotated[str, Query(max_length=MAX_QUESTION_CHARS),
+                                            AfterValidator(check_text)] = "") -> HTMLResponse:
+        question = q.strip()
+        answer = views.ask_view(live.current(), question) if question else None
         json_url = f"/api/ask?{urlencode({'question': question})}" if question else "/docs#/api/ask"
         return page(request, "chat.html", {"question": question, "answer": answer,
                                            "examples": views.EXAMPLE_QUESTIONS, "json_url": json_url})
 
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def api_docs(request: Request) -> HTMLResponse:
+        """Swagger UI from this server's own assets (FastAPI's default loads it from a CDN, with inline script)."""
+        return page(request, "docs.html", {"json_url": "/openapi.json"})
+
     @app.get("/documents", response_class=HTMLResponse, include_in_schema=False)
     def documents_page(request: Request) -> HTMLResponse:
-        return page(request, "documents.html", {**views.documents_view(index), "json_url": "/api/documents"})
+        return page(request, "documents.html", {**views.documents_view(live.index), "json_url": "/api/documents"})
 
     @app.get("/documents/{doc}", response_class=HTMLResponse, include_in_schema=False)
     def document_page(request: Request, doc: str) -> HTMLResponse:
-        return page(request, "document.html", {**views.document_view(index, doc), "json_url": f"/api/documents/{doc}"})
+        return page(request, "document.html", {**views.document_view(live.index, doc), "json_url": f"/api/documents/{doc}"})
 
     @app.get("/refs/{doc}/{ref}", response_class=HTMLResponse, include_in_schema=False)
     def refs_page(request: Request, doc: str, ref: int) -> HTMLResponse:
-        return page(request, "refs.html", {**views.refs_view(index, doc, ref),
+        return page(request, "refs.html", {**views.refs_view(live.index, doc, ref),
                                            "json_url": f"/api/documents/{doc}/refs/{ref}"})
 
     # ---- errors: one shape, JSON under /api, a page elsewhere --------------------------
@@ -214,7 +269,9 @@ def create_app(settings: Settings | None = None, index: Index | None = None) -> 
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else "Request failed."
         if exc.status_code == 404 and message == "Not Found":
-            message = f"There is no page at {request.url.path}."
+            message = f"There is no page at {request.url.path!r}."
+        if message == FASTAPI_BODY_UNREADABLE:
+            message = "The body could not be read: send JSON text in UTF-8."
         return error(request, exc.status_code, message)
 
     @app.exception_handler(RequestValidationError)
@@ -222,11 +279,7 @@ def create_app(settings: Settings | None = None, index: Index | None = None) -> 
         details = [_describe(e) for e in exc.errors()]
         return error(request, 422, "The request is not valid: " + "; ".join(details), details)
 
-    @app.exception_handler(Exception)
-    async def crashed(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s", request.url.path)
-        return error(request, 500, "Something went wrong on our side; the error was logged. Please try again.")
-
+    app.add_middleware(Guard, settings=settings, admission=admission, error_response=error)
     return app
 
 
@@ -238,6 +291,12 @@ def _describe(error: dict) -> str:
     if error.get("type") == "missing":
         return f"'{where}' is required"
     return f"{where}: {message}" if where else message
+
+
+def isolate(text: str) -> str:
+    """``text`` between Unicode isolates (FSI ... PDI), so direction controls in it cannot reorder what follows
+    on the same line, as in a page title built from a question."""
+    return f"\u2068{text}\u2069"
 
 
 def link_refs(text: str, doc: str) -> Markup:

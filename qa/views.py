@@ -104,7 +104,7 @@ def passage_view(index: Index, passage_id: str) -> dict:
     """One passage with its neighbours' ids."""
     passage = index.passage_by_id.get(passage_id)
     if passage is None:
-        raise NotFound(f"No passage '{passage_id}'. Passage ids look like 'zhang2015-p003-1' or 'bae2018-t1-r04'.")
+        raise NotFound(f"No passage {passage_id!r}. Passage ids look like 'zhang2015-p003-1' or 'bae2018-t1-r04'.")
     doc = index.documents[passage.doc]
     position = doc.passages.index(passage)
     return {
@@ -155,5 +155,5 @@ def _document(index: Index, doc_id: str) -> Document:
     doc = index.documents.get(doc_id)
     if doc is None:
         known = ", ".join(index.documents)
-        raise NotFound(f"No document '{doc_id}'. The documents are: {known}.")
+        raise NotFound(f"No document {doc_id!r}. The documents are: {known}.")
     return doc

@@ -72,5 +72,5 @@ def test_build_replaces_an_index_atomically(settings, tmp_path):
     build_index(target, progress=False)
     assert stale_reason(target) is None
     assert first["passages"] == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "idx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".idx.lock", "corpus", "idx"]  # no half-built debris
     assert load_index(target).passages[0].refs == [3]

@@ -66,6 +66,19 @@
       if (button) copyWithToast(button.dataset.copy, "Reference");
     });
 
+    // On a reference's page, mark that reference wherever the quotes cite it (no inline <style> under the CSP).
+    document.querySelectorAll(".page-refs .citing a.ref").forEach((link) => {
+      if (link.getAttribute("href") === location.pathname) link.classList.add("is-here");
+    });
+
+    // Table column widths come as data (the CSP allows no style attributes); setting them here is allowed.
+    document.querySelectorAll("table[data-min-width-ch]").forEach((table) => {
+      table.style.minWidth = `${table.dataset.minWidthCh}ch`;
+    });
+    document.querySelectorAll("col[data-width-percent]").forEach((col) => {
+      col.style.width = `${col.dataset.widthPercent}%`;
+    });
+
     // Arriving at /documents/{doc}#p-{id}: highlight the passage and bring it to the middle of the screen.
     if (document.body.classList.contains("page-document")) {
       const arrive = (smooth) => {

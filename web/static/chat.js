@@ -99,7 +99,7 @@
       class: `confidence confidence-${level}`,
       title: "How sure the assistant is that the quoted text answers the question (0 to 1)",
     },
-    el("span", { class: "confidence-bar", "aria-hidden": "true" }, el("span", { style: `width: ${Math.round(v * 100)}%` })),
+    el("meter", { class: "confidence-bar", min: 0, max: 1, value: v, "aria-hidden": "true" }),
     el("span", { class: "confidence-label" }, `${capitalize(level)} confidence`), " ",
     el("span", { class: "confidence-value" }, v.toFixed(2)));
   }
