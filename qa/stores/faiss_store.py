@@ -91,13 +91,12 @@ class FaissStore:
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")]
+        top = top[scores[top] > 0]
         return Ranked(top.astype("int64"), scores[top])
 
     def fused(self, collection: str, vector: np.ndarray, terms: list[str], k: int,
               doc: str | None = None) -> Ranked:
-        lexical = self.lexical(collection, terms, k, doc)
-        lexical = Ranked(lexical.positions[lexical.scores > 0], lexical.scores[lexical.scores > 0])
-        return rrf([self.dense(collection, vector.reshape(1, -1), k, doc)[0], lexical], k)
+        return rrf([self.dense(collection, vector.reshape(1, -1), k, doc)[0], self.lexical(collection, terms, k, doc)], k)
 
     def describe(self) -> dict:
         return {"kind": self.kind, **{name: c["index"] for name, c in self._settings["collections"].items()}}

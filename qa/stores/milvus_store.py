@@ -7,7 +7,8 @@ BM25 function turns them into the sparse vector ``sparse`` itself) and ``dense``
 Fused top-k is Milvus's ``hybrid_search`` with its RRF ranker.
 
 Milvus's own behaviour handled here: rows are flushed after the bulk insert (otherwise Lite searches
-unindexed segments by brute force); Lite reports BM25 scores negated (the server reports them positive),
+unindexed segments by brute force); Lite holds a lock on its folder until its in-process server is
+stopped (``close``); Lite reports BM25 scores negated (the server reports them positive),
 so lexical scores are returned as magnitudes and only their order is relied on above; Lite keeps BM25
 statistics per segment, which is why everything is inserted before one flush.
 """
@@ -115,6 +116,12 @@ class MilvusStore:
 
     def close(self) -> None:
         self.client.close()
+        if self.uri.endswith(".db"):
+            # Milvus Lite serves a .db folder from a thread of this process until told to stop, holding
+            # its lock: stop it, so that the folder can be moved (the build's atomic rename) and reopened.
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(self.uri)
 
     def _name(self, collection: str) -> str:
         return f"{self.prefix}_{collection}"
