@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--questions", type=Path, nargs="+", required=True,
                    help="questions JSONL files (id, question, kind, expect, refs, history)")
     p.add_argument("--json", action="store_true", help="print the summaries and per-question rows as JSON")
+    p = command("bench", _bench, "Measure serving against its floor (embedding, BM25) in one run; print a table, write JSON.")
+    p.add_argument("--questions", type=Path, default=None, help="questions JSONL (default tests/data/questions.jsonl)")
+    p.add_argument("--json-out", type=Path, default=Path("bench.json"), help="where to write the results (default bench.json)")
     p = command("calibrate", _calibrate, "Fit the reader's weights, then the abstention model, on the fit questions.")
     p.add_argument("--questions", type=Path, nargs="+", default=None,
                    help="questions JSONL files (default qa/data/calibration.jsonl and qa/data/people.jsonl)")
@@ -180,6 +183,16 @@ def _eval(args, settings: Settings) -> int:
     pipeline = _pipeline(settings)
     summaries = {path.stem: evaluate(pipeline, load_questions(path)) for path in args.questions}
     print(json.dumps(summaries, indent=2) if args.json else format_sets(summaries))
+    return 0
+
+
+def _bench(args, settings: Settings) -> int:
+    from qa.bench import DEFAULT_QUESTIONS, format_table, run_bench
+
+    store_args = ["--store", settings.store] + (["--milvus-uri", settings.milvus_uri] if settings.milvus_uri else [])
+    results = run_bench(settings, args.questions or DEFAULT_QUESTIONS, store_args)
+    args.json_out.write_text(json.dumps(results, indent=2))
+    print(format_table(results))
     return 0
 
 
