@@ -57,8 +57,9 @@ class RayEmbedder:
         return {"row": batch["row"], "vector": embed_texts(self.model, [str(t) for t in batch["text"]])}
 
 
-def embed_on_ray(model_path: str, texts: list[str], address: str = "local", actors: int = 1) -> np.ndarray:
-    """``embed_texts`` of ``texts`` run as Ray Data ``map_batches`` over ``actors`` model-holding workers.
+def embed_on_ray(model_path: str, texts: list[str], address: str = "local") -> np.ndarray:
+    """``embed_texts`` of ``texts`` run as Ray Data ``map_batches`` over model-holding workers, one per
+    ``torch.get_num_threads()`` CPUs of the cluster.
 
     ``address`` is a Ray cluster ("auto", "ray://host:10001") or "local" for a Ray started here.
     """
@@ -68,6 +69,7 @@ def embed_on_ray(model_path: str, texts: list[str], address: str = "local", acto
     if not ray.is_initialized():
         ray.init(address=None if address == "local" else address, include_dashboard=False,
                  log_to_driver=False, configure_logging=False)
+    actors = max(1, int(ray.cluster_resources().get("CPU", 1)) // torch.get_num_threads())
     dataset = ray.data.from_items([{"row": i, "text": t} for i, t in enumerate(texts)],
                                   override_num_blocks=max(1, -(-len(texts) // EMBED_CHUNK_ROWS)))
     embedded = dataset.map_batches(RayEmbedder, fn_constructor_kwargs={"model_path": model_path,

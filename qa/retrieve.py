@@ -73,9 +73,9 @@ class HybridRetriever:
         vectors = self.index.embed([query.dense_text, query.context] if query.context else [query.dense_text])
         p_rows, p_dense, p_sparse = self._scored("passages", query, vectors)
         u_rows, u_dense, u_sparse = self._scored("units", query, vectors)
-        # The reader re-ranks the passages its units come from: they are candidates too.
-        extra = np.setdiff1d(self._unit_passage[u_rows], p_rows)
-        if extra.size:
+        if len(p_rows) < len(self.index.passages):
+            # The reader re-ranks the passages its units come from: they are candidates too.
+            extra = np.setdiff1d(self._unit_passage[u_rows], p_rows)
             p_rows = np.concatenate([p_rows, extra])
             p_dense, p_sparse = (np.concatenate([s, np.zeros(extra.size, dtype="float32")]) for s in (p_dense, p_sparse))
         u_fused = self._fuse(u_dense, u_sparse) * self._preference(query, self._unit_passage[u_rows])
