@@ -16,6 +16,8 @@ from qa.evaluate import evaluate, load_questions
 from qa.index import build_index, load_index
 from qa.query import QueryAnalyzer
 from qa.retrieve import HybridRetriever
+from qa.store import Rows
+from qa.stores.faiss_store import FLAT_MAX_ROWS, FaissStore
 from qa.text import index_terms
 
 pytest.importorskip("pymilvus", reason="the Milvus store needs the [milvus] extra (pymilvus, milvus-lite)")
@@ -70,6 +72,20 @@ def test_fused_top_k_ranks_rows_both_sides_like(store_index):
     vector = _question_vector(store_index, "Adrenomedullin in pancreatic cancer exosomes")[0]
     fused = store.fused("units", vector, index_terms("adrenomedullin pancreatic cancer"), 5)
     assert len(fused.positions) == 5 and "drenomedullin" in store_index.units[fused.positions[0]].text
+
+
+def test_the_faiss_store_searches_a_large_collection_approximately_and_still_finds_the_nearest(index, tmp_path):
+    units = index.embed([u.text for u in index.units[:50]])
+    rng = np.random.default_rng(0)
+    noisy = np.repeat(units, FLAT_MAX_ROWS // 50 + 1, axis=0) + 0.01 * rng.standard_normal((50 * (FLAT_MAX_ROWS // 50 + 1), units.shape[1]))
+    vectors = (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype("float32")
+    store = FaissStore(tmp_path)
+    store.write("passages", Rows(["synthetic"] * len(vectors), [["exosom"]] * len(vectors), vectors))
+    assert store.describe()["passages"]["type"] == "IVF-Flat"
+    exact = vectors @ vectors[:20].T
+    found = store.dense("passages", vectors[:20], 10)
+    recall = np.mean([len(set(f.positions) & set(np.argsort(-exact[:, i])[:10])) / 10 for i, f in enumerate(found)])
+    assert recall >= 0.95
 
 
 def _top10(index, questions):

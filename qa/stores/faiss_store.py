@@ -3,9 +3,9 @@
 Each collection is ``<name>.faiss`` (the vectors), ``<name>.bm25`` (bm25s's
 own folder) and ``<name>.docs.npy`` (each row's document, as a code into
 ``faiss_store.json``'s document list). The FAISS index type follows the
-collection's size: exact search (Flat) up to ``FLAT_MAX_ROWS`` rows, HNSW
-above it; the type and its search parameter are saved beside the files and
-recorded in the manifest.
+collection's size: exact search (Flat) up to ``FLAT_MAX_ROWS`` rows, an
+inverted file of exact vectors (IVF-Flat) above it; the type and its search
+parameters are saved beside the files and recorded in the manifest.
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ import numpy as np
 
 from qa.store import Ranked, Rows, rrf
 
-# Largest collection searched exactly. Measured by scripts/bench_scale.py (README, "A million passages"):
-# Flat's p95 for one query passes the 5 ms target between 100k and 1M rows on 2 cores, so past 100k HNSW.
-FLAT_MAX_ROWS = 100_000
-# HNSW graph degree and build depth, and search depth: the smallest measured to keep recall@10 >= 0.95
-# of Flat at 1M rows (scripts/bench_scale.py).
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 64
-HNSW_EF_SEARCH = 64
+# Largest collection searched exactly, and what is used above it: measured by scripts/bench_scale.py
+# (README, "Scale"). Flat's single-query p95 passes the 5 ms target at FLAT_MAX_ROWS rows on 2 cores;
+# above it IVF-Flat reached recall@10 >= 0.95 of Flat within 5 ms, where HNSW (M 32) did not reach 0.95.
+FLAT_MAX_ROWS = 20_000
+# Inverted lists: 4 x sqrt(rows) (the usual rule), trained on IVF_TRAIN_PER_LIST rows per list.
+IVF_LISTS_PER_SQRT_ROW = 4
+IVF_TRAIN_PER_LIST = 64
+# Lists searched per query: the smallest measured with recall@10 >= 0.95 of Flat at 100k and 1M rows.
+IVF_NPROBE = 32
 SETTINGS_FILE = "faiss_store.json"
 
 
@@ -48,7 +49,9 @@ class FaissStore:
 
         vector_index = _vector_index(rows.vectors.shape[1], len(rows.docs))
         if not vector_index.is_trained:
-            vector_index.train(rows.vectors)
+            sample = np.random.default_rng(0).choice(len(rows.vectors), min(len(rows.vectors), IVF_TRAIN_PER_LIST * vector_index.nlist),
+                                                     replace=False)
+            vector_index.train(rows.vectors[np.sort(sample)])
         vector_index.add(rows.vectors)
         faiss.write_index(vector_index, str(self.root / f"{collection}.faiss"))
         bm25 = bm25s.BM25()
@@ -76,8 +79,8 @@ class FaissStore:
             selector = self._selector(collection, doc)
             if selector is None:
                 return [Ranked.empty() for _ in vectors]
-            params = (faiss.SearchParametersHNSW(sel=selector, efSearch=max(HNSW_EF_SEARCH, k))
-                      if isinstance(vector_index, faiss.IndexHNSW) else faiss.SearchParameters(sel=selector))
+            params = (faiss.SearchParametersIVF(sel=selector, nprobe=IVF_NPROBE)
+                      if isinstance(vector_index, faiss.IndexIVF) else faiss.SearchParameters(sel=selector))
         scores, ids = vector_index.search(vectors, k, params=params)
         return [Ranked(i[i >= 0].astype("int64"), s[i >= 0]) for s, i in zip(scores, ids)]
 
@@ -106,8 +109,8 @@ class FaissStore:
             import faiss
 
             vector_index = faiss.read_index(str(self.root / f"{collection}.faiss"))
-            if isinstance(vector_index, faiss.IndexHNSW):
-                vector_index.hnsw.efSearch = HNSW_EF_SEARCH
+            if isinstance(vector_index, faiss.IndexIVF):
+                vector_index.nprobe = IVF_NPROBE
             self._vectors[collection] = vector_index
         return self._vectors[collection]
 
@@ -150,19 +153,18 @@ class FaissStore:
 
 
 def _vector_index(dimension: int, rows: int):
-    """Exact inner-product search up to FLAT_MAX_ROWS rows, an HNSW graph above."""
+    """Exact inner-product search up to FLAT_MAX_ROWS rows, an inverted file of exact vectors above."""
     import faiss
 
     if rows <= FLAT_MAX_ROWS:
         return faiss.IndexFlatIP(dimension)
-    graph = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-    graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-    return graph
+    lists = int(IVF_LISTS_PER_SQRT_ROW * np.sqrt(rows))
+    return faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
 
 
 def _describe(vector_index) -> dict:
     import faiss
 
-    if isinstance(vector_index, faiss.IndexHNSW):
-        return {"type": "HNSW", "M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH}
+    if isinstance(vector_index, faiss.IndexIVF):
+        return {"type": "IVF-Flat", "lists": vector_index.nlist, "nprobe": IVF_NPROBE}
     return {"type": "Flat"}
