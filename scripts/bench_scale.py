@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 QUESTION_SETS = ("tests/data/questions.jsonl", "../shared/eval/dev.jsonl")
 BATCH = 16
 ROUNDS = 3
-# The variants and their search-time sweeps. HNSW: graph degree 32, build depth 64; IVF: sqrt(N)-ish lists
-# (4 x sqrt(N), the usual rule), trained on 64 points per list; PQ: 48 sub-quantisers of 8 bits (8 dims each).
+# The variants and their search-time sweeps. HNSW: graph degree 32, build depth 64; IVF: lists, training
+# sample and k-means iterations as the FAISS store builds them; PQ: 48 sub-quantisers of 8 bits (8 dims each).
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 64, (32, 64, 128, 256, 512)
 IVF_NPROBE = (4, 8, 16, 32, 64)
 PQ_M = 48
@@ -81,15 +81,17 @@ def _measure(variant: str, size: int, corpus: str, work: str, queries: np.ndarra
 
     vectors = np.load(corpus / "vectors.npy", mmap_mode="r")[:size]
     truth_path = work / "flat-top10.npy"
-    started = time.perf_counter()
-    index = _build(variant, vectors)
-    build = time.perf_counter() - started
-    path = work / f"{variant}.faiss"
-    faiss.write_index(index, str(path))
     if variant == "ivf_flat_ondisk":
-        # The on-disk variant: the inverted lists are memory-mapped from the file, not read into RAM.
-        del index
+        # The on-disk variant: IVF-Flat's file with its inverted lists memory-mapped, not read into RAM.
+        path = work / "ivf_flat.faiss"
+        started = time.perf_counter()
         index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
+    else:
+        path = work / f"{variant}.faiss"
+        started = time.perf_counter()
+        index = _build(variant, vectors)
+        faiss.write_index(index, str(path))
+    build = time.perf_counter() - started
     base = {"variant": variant, "rows": size, "build_s": round(build, 1), "size_mb": round(path.stat().st_size / 2**20, 1)}
     rows = []
     for name, value in _sweep(variant):
@@ -106,8 +108,10 @@ def _measure(variant: str, size: int, corpus: str, work: str, queries: np.ndarra
 def _build(variant: str, vectors: np.ndarray):
     import faiss
 
+    from qa.stores.faiss_store import IVF_KMEANS_ITERATIONS, IVF_LISTS_PER_SQRT_ROW, IVF_TRAIN_PER_LIST
+
     dimension, size = vectors.shape[1], len(vectors)
-    lists = int(4 * np.sqrt(size))
+    lists = int(IVF_LISTS_PER_SQRT_ROW * np.sqrt(size))
     if variant == "flat":
         index = faiss.IndexFlatIP(dimension)
     elif variant == "hnsw":
@@ -118,7 +122,8 @@ def _build(variant: str, vectors: np.ndarray):
     else:
         index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dimension), dimension, lists, PQ_M, 8, faiss.METRIC_INNER_PRODUCT)
     if not index.is_trained:
-        sample = np.random.default_rng(0).choice(size, min(size, 64 * lists), replace=False)
+        index.cp.niter = IVF_KMEANS_ITERATIONS
+        sample = np.random.default_rng(0).choice(size, min(size, IVF_TRAIN_PER_LIST * lists), replace=False)
         index.train(np.ascontiguousarray(vectors[np.sort(sample)]))
     for start in range(0, size, 100_000):
         index.add(np.ascontiguousarray(vectors[start:start + 100_000]))
