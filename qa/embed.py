@@ -87,10 +87,11 @@ class QueryEncoder:
     """Query texts -> vectors for a serving process.
 
     ``encode(texts)`` returns the embeddings of the texts one question embeds together (its question and,
-    for a follow-up, the turn it leans on), from an LRU cache keyed by those texts when it can. A caller
-    that finds the model busy leaves its texts for the caller already encoding, which embeds everything
-    waiting in its next model call: no timer, so a lone request never waits, and under load the batches
-    grow with the queue. A lone request's call is exactly ``embed_texts(model, texts)``.
+    for a follow-up, the turn it leans on), from an LRU cache keyed by those texts when it can. Otherwise
+    the texts wait for the encoder's one model thread, which embeds everything waiting in a single model
+    call: no timer, so a lone request never waits, and under load the batches grow with the queue. One
+    thread also means torch's per-thread buffers exist once, not once per request thread. A lone
+    request's call is exactly the model's ``encode`` of its texts.
     """
 
     def __init__(self, model, cache_entries: int = QUERY_CACHE_ENTRIES):
@@ -98,38 +99,37 @@ class QueryEncoder:
         self.cache_entries = cache_entries
         self._cache: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
         self._waiting: dict[tuple[str, ...], Future] = {}
-        self._lock = threading.Lock()
-        self._encoding = False
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
         self.calls = 0  # model calls made (what batching saves)
 
     def encode(self, texts: tuple[str, ...]) -> np.ndarray:
-        with self._lock:
+        with self._ready:
             if texts in self._cache:
                 self._cache.move_to_end(texts)
                 return self._cache[texts]
             future = self._waiting.get(texts)
             if future is None:
                 future = self._waiting[texts] = Future()
-            leads = not self._encoding
-            self._encoding = True
-        if leads:
-            self._drain()
+                self._ready.notify()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="query-encoder", daemon=True)
+                self._thread.start()
         return future.result()
 
-    def _drain(self) -> None:
+    def _serve(self) -> None:
         while True:
-            with self._lock:
+            with self._ready:
+                while not self._waiting:
+                    self._ready.wait()
                 batch, self._waiting = self._waiting, {}
-                if not batch:
-                    self._encoding = False
-                    return
             try:
                 vectors = self._embed(list(batch))
-            except BaseException as exc:
+            except Exception as exc:
                 for future in batch.values():
                     future.set_exception(exc)
                 continue
-            with self._lock:
+            with self._ready:
                 for texts, matrix in zip(batch, vectors):
                     matrix.flags.writeable = False
                     self._cache[texts] = matrix
