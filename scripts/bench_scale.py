@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -46,9 +45,10 @@ def main() -> None:
     context = multiprocessing.get_context("spawn")
     for size in args.sizes:
         work = args.work / str(size)
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        for variant in ["flat"] + [v for v in args.variants if v != "flat"]:
+        work.mkdir(parents=True, exist_ok=True)
+        # Flat's top 10 is every variant's reference: measured first, or kept from an earlier run.
+        first = ["flat"] if "flat" in args.variants or not (work / "flat-top10.npy").is_file() else []
+        for variant in first + [v for v in args.variants if v != "flat"]:
             with context.Pool(1) as pool:
                 rows = pool.apply(_measure, (variant, size, str(args.corpus), str(work), queries))
             for row in rows:
