@@ -20,7 +20,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     settings = Settings.from_env(corpus_dir=args.corpus, index_dir=args.index, model=args.model,
-                                 auto_build=False if args.no_build else None)
+                                 auto_build=False if args.no_build else None, store=args.store,
+                                 milvus_uri=args.milvus_uri, ray_address=getattr(args, "ray", None))
     from qa.index import IndexUnavailable
     from qa.ingest import CorpusError
     from qa.lock import IndexBusy
@@ -45,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--model", help="local sentence-transformers folder (default: the bundled all-MiniLM-L6-v2)")
     common.add_argument("--no-build", action="store_true",
                         help="refuse a missing or stale index instead of rebuilding it")
+    common.add_argument("--store", choices=["faiss", "milvus"],
+                        help="where vectors and BM25 live: faiss (files in the index folder, default) or milvus (or QA_STORE)")
+    common.add_argument("--milvus-uri", help="Milvus for --store milvus: a path ending in .db (Milvus Lite) or "
+                        "http://host:19530 (default: Milvus Lite in the index folder, or QA_MILVUS_URI)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name, handler, help_text):
@@ -52,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    command("build", _build, "Parse the corpus and build the FAISS + BM25 index.")
+    p = command("build", _build, "Parse the corpus and build the FAISS + BM25 index.")
+    p.add_argument("--ray", metavar="ADDRESS", help="embed on Ray Data: 'local', 'auto' or ray://host:10001 (or QA_RAY_ADDRESS)")
     p = command("ask", _ask, "Answer one question from the command line.")
     p.add_argument("question", help="the question, in quotes")
     p.add_argument("--json", action="store_true", help="print the API JSON instead of text")
@@ -69,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--questions", type=Path, nargs="+", required=True,
                    help="questions JSONL files (id, question, kind, expect, refs, history)")
     p.add_argument("--json", action="store_true", help="print the summaries and per-question rows as JSON")
+    p = command("bench", _bench, "Measure serving against its floor (embedding, BM25) in one run; print a table, write JSON.")
+    p.add_argument("--questions", type=Path, default=None, help="questions JSONL (default tests/data/questions.jsonl)")
+    p.add_argument("--json-out", type=Path, default=Path("bench.json"), help="where to write the results (default bench.json)")
     p = command("calibrate", _calibrate, "Fit the reader's weights, then the abstention model, on the fit questions.")
     p.add_argument("--questions", type=Path, nargs="+", default=None,
                    help="questions JSONL files (default qa/data/calibration.jsonl and qa/data/people.jsonl)")
@@ -174,6 +183,16 @@ def _eval(args, settings: Settings) -> int:
     pipeline = _pipeline(settings)
     summaries = {path.stem: evaluate(pipeline, load_questions(path)) for path in args.questions}
     print(json.dumps(summaries, indent=2) if args.json else format_sets(summaries))
+    return 0
+
+
+def _bench(args, settings: Settings) -> int:
+    from qa.bench import DEFAULT_QUESTIONS, format_table, run_bench
+
+    store_args = ["--store", settings.store] + (["--milvus-uri", settings.milvus_uri] if settings.milvus_uri else [])
+    results = run_bench(settings, args.questions or DEFAULT_QUESTIONS, store_args)
+    args.json_out.write_text(json.dumps(results, indent=2))
+    print(format_table(results))
     return 0
 
 

@@ -1,9 +1,10 @@
 """Index: build, save, load and check the FAISS + BM25 index of a corpus.
 
 ``build_index(settings)`` parses the corpus, embeds passages and answer units
-(sentences, captions' sentences and table rows) into two FAISS inner-product
-indexes of normalised vectors, builds a BM25 index beside each, and writes
-them atomically with a manifest. ``load_index`` refuses an index whose
+(sentences, captions' sentences and table rows) and writes them, vectors and
+BM25 terms, into the retrieval store the settings name (``qa.store``: FAISS +
+bm25s files in the index folder by default, or Milvus), atomically with a
+manifest. ``load_index`` refuses an index whose
 manifest does not match the corpus, model and chunking it is asked to serve.
 """
 
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.embed import QueryEncoder, embed_on_ray, embed_texts
 from qa.ingest import (
     INGEST_VERSION, ChunkingSettings, CorpusError, Discard, Document, Passage, Section, Sentence, Table,
     corpus_files, load_corpus,
@@ -29,10 +31,12 @@ from qa.ingest import (
 from qa.integrity import MANIFEST, damage, file_records, swap_into_place
 from qa.lock import build_lock
 from qa.settings import Settings, offline
+from qa.store import COLLECTIONS, RetrievalStore, Rows, open_store
 from qa.text import index_terms, words
 
-# 3: the manifest records every file's size and sha256.
-FORMAT_VERSION = 3
+# 3: the manifest records every file's size and sha256; 4: the retrieval store (qa.store) writes the
+# collections and is named in the manifest.
+FORMAT_VERSION = 4
 
 
 class IndexUnavailable(Exception):
@@ -58,13 +62,11 @@ class Index:
     documents: dict[str, Document]
     passages: list[Passage]
     units: list[Unit]
-    passage_vectors: object
-    unit_vectors: object
-    passage_bm25: object
-    unit_bm25: object
+    store: RetrievalStore  # the "passages" and "units" collections, rows in the order of the lists above
     model_path: str
     vocabulary_vectors: object  # one row per word of vocabulary.json
     _model: object = None
+    _encoder: QueryEncoder | None = None
 
     def __post_init__(self) -> None:
         self.passage_by_id = {p.id: p for p in self.passages}
@@ -86,9 +88,10 @@ class Index:
         return [float(s) for s in scores[:, 0]]
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Normalised embeddings of ``texts`` (float32, one row each)."""
-        return np.asarray(self.model.encode(texts, normalize_embeddings=True, show_progress_bar=False),
-                          dtype="float32")
+        """Normalised embeddings of ``texts`` (float32, one row each; cached, read-only), embedded together."""
+        if self._encoder is None:
+            self._encoder = QueryEncoder(self.model)
+        return self._encoder.encode(tuple(texts))
 
 
 def load_model(model_path: str):
@@ -139,6 +142,8 @@ def _expected(settings: Settings) -> dict:
         "model_fingerprint": model_fingerprint(model_path) if Path(model_path).is_dir() else None,
         "corpus_files": corpus_files(settings.corpus_dir),
         "chunking": dataclasses.asdict(_chunking(settings)),
+        "store": settings.store,
+        "milvus_uri": settings.milvus_uri if settings.store == "milvus" else "",
     }
 
 
@@ -177,7 +182,6 @@ def build_index(settings: Settings, progress: bool = True) -> dict:
 
 
 def _build(settings: Settings, progress: bool) -> dict:
-    import bm25s
     import faiss
 
     started = time.perf_counter()
@@ -186,28 +190,23 @@ def _build(settings: Settings, progress: bool) -> dict:
     if not passages:
         raise CorpusError(f"No passage of text in {settings.corpus_dir}: every line was page furniture or blank.")
     units = answer_units(passages)
-    model = load_model(settings.model_path())
     vocabulary = corpus_words(passages)
-    vectors = {}
-    for name, texts in (("passages", [p.text for p in passages]), ("units", [u.text for u in units]),
-                        ("vocabulary", vocabulary)):
-        vectors[name] = np.asarray(model.encode(texts, batch_size=64, normalize_embeddings=True,
-                                                show_progress_bar=progress, convert_to_numpy=True),
-                                   dtype="float32")
+    records = {"passages": passages, "units": units}
+    texts = {"passages": [p.text for p in passages], "units": [u.text for u in units], "vocabulary": vocabulary}
+    vectors = _embed_all(settings, texts, progress)
     target = settings.index_dir
     target.parent.mkdir(parents=True, exist_ok=True)
     for unfinished in target.parent.glob(f".{target.name}.building-*"):
         shutil.rmtree(unfinished)  # left by a build that was killed: we hold the lock, so nobody writes there
     tmp = target.parent / f".{target.name}.building-{os.getpid()}"
     tmp.mkdir()
-    for name, matrix in vectors.items():
-        flat = faiss.IndexFlatIP(matrix.shape[1])
-        flat.add(matrix)
-        faiss.write_index(flat, str(tmp / f"{name}.faiss"))
-    for name, texts in (("passages", [p.text for p in passages]), ("units", [u.text for u in units])):
-        bm25 = bm25s.BM25()
-        bm25.index([index_terms(t) for t in texts], show_progress=False)
-        bm25.save(str(tmp / f"{name}.bm25"), show_progress=False)
+    vocabulary_index = faiss.IndexFlatIP(vectors["vocabulary"].shape[1])
+    vocabulary_index.add(vectors["vocabulary"])
+    faiss.write_index(vocabulary_index, str(tmp / "vocabulary.faiss"))
+    store = open_store(settings.store, tmp, target.name, settings.milvus_uri)
+    for name in COLLECTIONS:
+        store.write(name, Rows([r.doc for r in records[name]], [index_terms(t) for t in texts[name]], vectors[name]))
+    store.close()
     (tmp / "vocabulary.json").write_text(json.dumps(vocabulary))
     (tmp / "documents.json").write_text(json.dumps([dataclasses.asdict(d) for d in documents], ensure_ascii=False))
     manifest = {
@@ -217,6 +216,7 @@ def _build(settings: Settings, progress: bool) -> dict:
         "documents": [d.id for d in documents],
         "passages": len(passages),
         "units": len(units),
+        "store_index": store.describe(),
         "versions": _versions(),
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -236,6 +236,14 @@ def _sync(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _embed_all(settings: Settings, texts: dict[str, list[str]], progress: bool) -> dict[str, np.ndarray]:
+    """Every collection's vectors, in-process or, with ``settings.ray_address``, on Ray Data."""
+    if settings.ray_address:
+        return {name: embed_on_ray(settings.model_path(), rows, settings.ray_address) for name, rows in texts.items()}
+    model = load_model(settings.model_path())
+    return {name: embed_texts(model, rows, progress=progress) for name, rows in texts.items()}
 
 
 def _versions() -> dict:
@@ -264,7 +272,6 @@ def load_index(settings: Settings) -> Index:
 
 
 def _read(settings: Settings) -> Index:
-    import bm25s
     import faiss
 
     root = settings.index_dir
@@ -276,10 +283,7 @@ def _read(settings: Settings) -> Index:
         documents=documents,
         passages=passages,
         units=answer_units(passages),
-        passage_vectors=faiss.read_index(str(root / "passages.faiss")),
-        unit_vectors=faiss.read_index(str(root / "units.faiss")),
-        passage_bm25=bm25s.BM25.load(str(root / "passages.bm25")),
-        unit_bm25=bm25s.BM25.load(str(root / "units.bm25")),
+        store=open_store(settings.store, root, root.name, settings.milvus_uri).load(),
         model_path=settings.model_path(),
         vocabulary_vectors=faiss.read_index(str(root / "vocabulary.faiss")),
     )

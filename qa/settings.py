@@ -62,6 +62,13 @@ class Settings:
     shutdown_grace_s: float = 30.0
     # How often a running service looks at the index manifest on disk to pick up a rebuilt index.
     index_check_interval_s: float = 2.0
+    # Where the vectors and BM25 index live: "faiss" (files in index_dir) or "milvus" (see qa/store.py).
+    store: str = "faiss"
+    # Milvus to use with store "milvus": a local path ending in .db is Milvus Lite, http://host:19530 a
+    # Standalone server or a cluster; empty is Milvus Lite in index_dir/milvus.db.
+    milvus_uri: str = ""
+    # Embed the build on Ray Data: "local" (a Ray started in-process), "auto" or ray://host:10001 (a cluster).
+    ray_address: str = ""
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":

@@ -19,7 +19,7 @@ setup() {
   stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
   if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e '.[test]'
+    .venv/bin/python -m pip install --quiet -e '.[test,milvus,ray]'
     rm -f .venv/.installed-* && touch "$stamp"
   fi
 }

@@ -17,22 +17,22 @@ def test_manifest_describes_the_build(manifest, index):
     assert manifest["model"] == "all-MiniLM-L6-v2" and manifest["dimension"] == 384
     assert set(manifest["corpus_files"]) == {"documents.toml", "zhang2015.txt", "bae2018.txt"}
     assert {"faiss", "sentence_transformers", "bm25s", "torch"} <= set(manifest["versions"])
+    assert manifest["store"] == "faiss" and manifest["store_index"]["units"] == {"type": "Flat"}
     assert manifest["built_at"] and manifest["build_seconds"] > 0
 
 
 def test_round_trip_keeps_every_passage_and_vector(index, documents):
     assert [p.id for p in index.passages] == [p.id for d in documents.values() for p in d.passages]
-    assert index.passage_vectors.ntotal == len(index.passages)
-    assert index.unit_vectors.ntotal == len(index.units)
+    assert index.store.count("passages") == len(index.passages)
+    assert index.store.count("units") == len(index.units)
     row = index.passage_by_id["zhang2015-t1-r05"]
     assert row.cells[0] == ("Exosomal cargo", "MET") and row.refs == [39]
 
 
 def test_stored_vectors_are_the_model_embeddings(index):
     unit = index.units[10]
-    stored = index.unit_vectors.reconstruct(10)
-    fresh = index.embed([unit.text])[0]
-    assert float(stored @ fresh) > 0.999
+    nearest = index.store.dense("units", index.embed([unit.text]), 3)[0]
+    assert 10 in nearest.positions[nearest.scores > 0.999].tolist()
 
 
 def test_a_fresh_index_is_not_stale(settings, manifest):

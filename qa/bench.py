@@ -1,0 +1,187 @@
+"""Bench: what serving costs next to its floor, measured in one run on one machine (``qa bench``).
+
+Every pass starts a fresh ``qa serve`` process (so no pass finds another's cached query embeddings)
+over an index built here, and asks every question of a fixed list (the project's 94 by default):
+- ``/api/ask`` latency one request at a time: p50/p95/p99;
+- the floor: the bare query embedding of the same questions with the model's own ``encode`` call,
+  one at a time, and bare BM25 top-10 (bm25s over the answer units); the ratios of the two;
+- throughput at concurrency 1, 4 and 16 and the ratio of 16 to 1;
+- a second, warm pass (every embedding cached) at concurrency 1;
+- cold build (``qa build`` into a new folder) and warm build (the same again, its files now in the
+  page cache); start of ``qa serve`` to its first answer beside a bare ``import sentence_transformers``;
+- peak RSS of the serving process.
+Prints a table and writes JSON. Timings on a shared machine are noisy: compare ratios from one run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from qa.settings import PROJECT_ROOT, Settings
+
+DEFAULT_QUESTIONS = PROJECT_ROOT / "tests" / "data" / "questions.jsonl"
+CONCURRENCY = (1, 4, 16)
+
+
+def run_bench(settings: Settings, questions_path: Path = DEFAULT_QUESTIONS, store_args: list[str] = ()) -> dict:
+    """Measure everything listed in the module docstring; returns the JSON-ready results."""
+    from qa.evaluate import load_questions
+
+    questions = [q["question"] for q in load_questions(questions_path)]
+    results = {"questions": len(questions), "store": list(store_args) or ["faiss"], "cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory(prefix="qa-bench-") as folder:
+        index_dir = Path(folder) / "index"
+        args = ["--index", str(index_dir), "--corpus", str(settings.corpus_dir), *store_args]
+        results["build_cold_s"] = _timed(lambda: _qa("build", *args))
+        results["build_warm_s"] = _timed(lambda: _qa("build", *args))
+        results["import_s"] = _timed(lambda: subprocess.run([sys.executable, "-c", "import sentence_transformers"],
+                                                            check=True))
+        results.update(_floor(settings, questions))
+        for concurrency in CONCURRENCY:
+            with _Server(args) as server:
+                if concurrency == 1:
+                    results["first_answer_s"] = server.first_answer_s
+                    samples, results["throughput_c1"] = server.ask_all(questions, 1)
+                    results.update(_percentiles("ask", samples))
+                    warm, _ = server.ask_all(questions, 1)
+                    results["ask_warm_p50_ms"] = _percentiles("warm", warm)["warm_p50_ms"]
+                else:
+                    _, results[f"throughput_c{concurrency}"] = server.ask_all(questions, concurrency)
+                results["peak_rss_mb"] = max(results.get("peak_rss_mb", 0), server.peak_rss_mb())
+    results["ask_to_embedding_p50"] = results["ask_p50_ms"] / results["embed_p50_ms"]
+    results["ask_to_embedding_p95"] = results["ask_p95_ms"] / results["embed_p95_ms"]
+    results["ask_to_bm25_p50"] = results["ask_p50_ms"] / results["bm25_p50_ms"]
+    results["throughput_16_to_1"] = results["throughput_c16"] / results["throughput_c1"]
+    results["first_answer_minus_import_s"] = results["first_answer_s"] - results["import_s"]
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in results.items()}
+
+
+def format_table(results: dict) -> str:
+    """The results as a two-column table (what, value), ratios beside what they compare."""
+    rows = [
+        ("/api/ask p50 / p95 / p99 (ms)", f"{results['ask_p50_ms']} / {results['ask_p95_ms']} / {results['ask_p99_ms']}"),
+        ("bare embedding p50 / p95 (ms)", f"{results['embed_p50_ms']} / {results['embed_p95_ms']}"),
+        ("ask / embedding p50, p95", f"{results['ask_to_embedding_p50']:.2f}, {results['ask_to_embedding_p95']:.2f}"),
+        ("bare BM25 top-10 p50 (ms); ask / BM25 p50", f"{results['bm25_p50_ms']}; {results['ask_to_bm25_p50']:.0f}"),
+        ("/api/ask p50, embeddings cached (ms)", f"{results['ask_warm_p50_ms']}"),
+        ("throughput c1 / c4 / c16 (req/s)",
+         f"{results['throughput_c1']:.1f} / {results['throughput_c4']:.1f} / {results['throughput_c16']:.1f}"),
+        ("throughput c16 / c1", f"{results['throughput_16_to_1']:.2f}"),
+        ("build cold / warm (s)", f"{results['build_cold_s']:.1f} / {results['build_warm_s']:.1f}"),
+        ("start to first answer / bare import (s)", f"{results['first_answer_s']:.1f} / {results['import_s']:.1f}"),
+        ("peak RSS serving (MB)", f"{results['peak_rss_mb']:.0f}"),
+    ]
+    width = max(len(what) for what, _ in rows)
+    return "\n".join(f"{what:<{width}}  {value}" for what, value in rows)
+
+
+def _qa(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "qa.cli", *args], check=True, capture_output=True, text=True)
+
+
+def _timed(action) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def _floor(settings: Settings, questions: list[str]) -> dict:
+    """Bare query embedding (the model's own encode, one question a call) and bare BM25 top-10."""
+    import bm25s
+    import numpy as np
+
+    from qa.index import answer_units, load_model
+    from qa.ingest import load_corpus
+    from qa.text import index_terms
+
+    model = load_model(settings.model_path())
+    model.encode(["warm up"], normalize_embeddings=True, show_progress_bar=False)
+    embed = []
+    for question in questions:
+        started = time.perf_counter()
+        model.encode([question], normalize_embeddings=True, show_progress_bar=False)
+        embed.append((time.perf_counter() - started) * 1000)
+    units = answer_units([p for d in load_corpus(settings.corpus_dir) for p in d.passages])
+    bm25 = bm25s.BM25()
+    bm25.index([index_terms(u.text) for u in units], show_progress=False)
+    lexical = []
+    for question in questions:
+        started = time.perf_counter()
+        terms = index_terms(question)
+        if terms:
+            scores = bm25.get_scores(terms)
+            np.argpartition(-scores, 10)[:10]
+        lexical.append((time.perf_counter() - started) * 1000)
+    return {**_percentiles("embed", embed), **_percentiles("bm25", lexical)}
+
+
+def _percentiles(name: str, samples: list[float]) -> dict:
+    ordered = sorted(samples)
+
+    def at(share: float) -> float:
+        return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+    return {f"{name}_p50_ms": statistics.median(ordered), f"{name}_p95_ms": at(0.95), f"{name}_p99_ms": at(0.99)}
+
+
+class _Server:
+    """``qa serve`` in a process of its own on a free loopback port, timed from start to its first answer."""
+
+    def __init__(self, args: list[str]):
+        self.args = args
+
+    def __enter__(self) -> "_Server":
+        import httpx
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        started = time.perf_counter()
+        self.process = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--no-build", "--host", "127.0.0.1",
+                                         "--port", str(port), *self.args], stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{port}"
+        while True:
+            try:
+                if httpx.get(f"{self.url}/api/ask", params={"question": "What are exosomes?"}, timeout=30).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if self.process.poll() is not None or time.perf_counter() - started > 300:
+                    raise RuntimeError("qa serve did not answer within 300 s")
+                time.sleep(0.02)
+        self.first_answer_s = time.perf_counter() - started
+        return self
+
+    def ask_all(self, questions: list[str], concurrency: int) -> tuple[list[float], float]:
+        """Ask every question with ``concurrency`` clients; per-request latencies (ms) and requests per second."""
+        import httpx
+
+        def client_loop(share: list[str]) -> list[float]:
+            samples = []
+            with httpx.Client(base_url=self.url, timeout=60) as client:
+                for question in share:
+                    started = time.perf_counter()
+                    client.post("/api/ask", json={"question": question}).raise_for_status()
+                    samples.append((time.perf_counter() - started) * 1000)
+            return samples
+
+        shares = [questions[i::concurrency] for i in range(concurrency)]
+        started = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            samples = [s for part in pool.map(client_loop, shares) for s in part]
+        return samples, len(questions) / (time.perf_counter() - started)
+
+    def peak_rss_mb(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)

@@ -1,0 +1,147 @@
+"""Embed: texts -> normalised float32 vectors, the same function for the build (in-process or on Ray Data)
+and for queries (cached, and batched across concurrent requests).
+
+``embed_texts(model, texts)`` is the one embedding step. ``embed_on_ray`` runs it under Ray Data
+(``map_batches``) so that a cluster can embed a corpus far larger than one machine's; it hands each
+Ray task the same chunks of ``EMBED_CHUNK_ROWS`` texts that the in-process path embeds, so both give
+the same vectors. ``QueryEncoder`` serves queries: an LRU cache, and callers arriving while the model
+is busy are embedded together in the next call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future
+
+import numpy as np
+
+# Texts per model call in the build: sentence-transformers' batching happens inside it. Both build paths
+# embed the same chunks, so they give the same vectors; the two papers' collections (at most 1,609 texts,
+# the vocabulary) fit in one chunk, as they did before chunking.
+EMBED_CHUNK_ROWS = 4096
+# Texts per forward pass in the build (what the index was always built with).
+BUILD_BATCH_SIZE = 64
+# Query embeddings kept: a question is at most a few texts of 384 floats, so 4096 entries is ~6 MB.
+QUERY_CACHE_ENTRIES = 4096
+
+
+def embed_texts(model, texts: list[str], progress: bool = False) -> np.ndarray:
+    """Normalised embeddings of ``texts`` (float32, one row each), in chunks of EMBED_CHUNK_ROWS."""
+    chunks = [_encode(model, texts[i:i + EMBED_CHUNK_ROWS], BUILD_BATCH_SIZE, progress)
+              for i in range(0, len(texts), EMBED_CHUNK_ROWS)]
+    if not chunks:
+        return np.empty((0, model.get_sentence_embedding_dimension()), dtype="float32")
+    return np.concatenate(chunks)
+
+
+def _encode(model, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
+    return np.asarray(model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=progress,
+                                   convert_to_numpy=True), dtype="float32")
+
+
+class RayEmbedder:
+    """The Ray Data worker: loads the model once per actor, then embeds whole chunks with ``embed_texts``."""
+
+    def __init__(self, model_path: str, torch_threads: int):
+        import torch
+
+        from qa.index import load_model
+
+        # Ray pins its workers to one thread unless told otherwise; the driver's count keeps the arithmetic
+        # (and so the vectors) the same as the in-process path's.
+        torch.set_num_threads(torch_threads)
+        self.model = load_model(model_path)
+
+    def __call__(self, batch: dict) -> dict:
+        return {"row": batch["row"], "vector": embed_texts(self.model, [str(t) for t in batch["text"]])}
+
+
+def embed_on_ray(model_path: str, texts: list[str], address: str = "local") -> np.ndarray:
+    """``embed_texts`` of ``texts`` run as Ray Data ``map_batches`` over model-holding workers, one per
+    ``torch.get_num_threads()`` CPUs of the cluster.
+
+    ``address`` is a Ray cluster ("auto", "ray://host:10001") or "local" for a Ray started here.
+    """
+    import ray
+    import torch
+
+    if not ray.is_initialized():
+        ray.init(address=None if address == "local" else address, include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+    actors = max(1, int(ray.cluster_resources().get("CPU", 1)) // torch.get_num_threads())
+    dataset = ray.data.from_items([{"row": i, "text": t} for i, t in enumerate(texts)],
+                                  override_num_blocks=max(1, -(-len(texts) // EMBED_CHUNK_ROWS)))
+    embedded = dataset.map_batches(RayEmbedder, fn_constructor_kwargs={"model_path": model_path,
+                                                                       "torch_threads": torch.get_num_threads()},
+                                   batch_size=EMBED_CHUNK_ROWS, concurrency=actors, batch_format="numpy")
+    rows, vectors = [], []
+    for batch in embedded.iter_batches(batch_size=None, batch_format="numpy"):
+        rows.append(batch["row"])
+        vectors.append(batch["vector"])
+    order = np.argsort(np.concatenate(rows), kind="stable")
+    return np.concatenate(vectors).astype("float32")[order]
+
+
+class QueryEncoder:
+    """Query texts -> vectors for a serving process.
+
+    ``encode(texts)`` returns the embeddings of the texts one question embeds together (its question and,
+    for a follow-up, the turn it leans on), from an LRU cache keyed by those texts when it can. Otherwise
+    the texts wait for the encoder's one model thread, which embeds everything waiting in a single model
+    call: no timer, so a lone request never waits, and under load the batches grow with the queue. One
+    thread also means torch's per-thread buffers exist once, not once per request thread. A lone
+    request's call is exactly the model's ``encode`` of its texts.
+    """
+
+    def __init__(self, model, cache_entries: int = QUERY_CACHE_ENTRIES):
+        self.model = model
+        self.cache_entries = cache_entries
+        self._cache: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
+        self._waiting: dict[tuple[str, ...], Future] = {}
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self.calls = 0  # model calls made (what batching saves)
+
+    def encode(self, texts: tuple[str, ...]) -> np.ndarray:
+        with self._ready:
+            if texts in self._cache:
+                self._cache.move_to_end(texts)
+                return self._cache[texts]
+            future = self._waiting.get(texts)
+            if future is None:
+                future = self._waiting[texts] = Future()
+                self._ready.notify()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="query-encoder", daemon=True)
+                self._thread.start()
+        return future.result()
+
+    def _serve(self) -> None:
+        while True:
+            with self._ready:
+                while not self._waiting:
+                    self._ready.wait()
+                batch, self._waiting = self._waiting, {}
+            try:
+                vectors = self._embed(list(batch))
+            except Exception as exc:
+                for future in batch.values():
+                    future.set_exception(exc)
+                continue
+            with self._ready:
+                for texts, matrix in zip(batch, vectors):
+                    matrix.flags.writeable = False
+                    self._cache[texts] = matrix
+                while len(self._cache) > self.cache_entries:
+                    self._cache.popitem(last=False)
+            for texts, matrix in zip(batch, vectors):
+                batch[texts].set_result(matrix)
+
+    def _embed(self, groups: list[tuple[str, ...]]) -> list[np.ndarray]:
+        """One model call for every group's texts, split back per group."""
+        self.calls += 1
+        flat = [text for group in groups for text in group]
+        matrix = _encode(self.model, flat, batch_size=max(len(flat), 32))
+        bounds = np.cumsum([0] + [len(group) for group in groups])
+        return [matrix[start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]

@@ -1,0 +1,1 @@
+"""Implementations of ``qa.store.RetrievalStore``, one module per engine."""

@@ -1,0 +1,176 @@
+"""The embedded store: FAISS for the vectors, bm25s for BM25, files in the index folder.
+
+Each collection is ``<name>.faiss`` (the vectors), ``<name>.bm25`` (bm25s's
+own folder) and ``<name>.docs.npy`` (each row's document, as a code into
+``faiss_store.json``'s document list). The FAISS index type follows the
+collection's size: exact search (Flat) up to ``FLAT_MAX_ROWS`` rows, an
+inverted file of exact vectors (IVF-Flat) above it; the type and its search
+parameters are saved beside the files and recorded in the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from qa.store import Ranked, Rows, rrf
+
+# Largest collection searched exactly, and what is used above it: measured by scripts/bench_scale.py
+# (README, "Scale"). Flat's single-query p50 was 0.3 ms at 5,000 rows and 83 ms at 10,000 on this shared
+# 2-core machine (from 10k on FAISS splits one query's scan across threads, which loses to the other
+# processes); above it IVF-Flat reached recall@10 >= 0.95 of Flat in under a millisecond (p50), where
+# HNSW (M 32) needed efSearch 512 to pass 0.95.
+FLAT_MAX_ROWS = 5_000
+# Inverted lists: 4 x sqrt(rows) (the usual rule), trained by IVF_KMEANS_ITERATIONS rounds of k-means on
+# IVF_TRAIN_PER_LIST rows per list (just above FAISS's warning floor of 39): training a million rows' 4,000
+# lists then takes about two minutes on 2 cores instead of ten.
+IVF_LISTS_PER_SQRT_ROW = 4
+IVF_TRAIN_PER_LIST = 40
+IVF_KMEANS_ITERATIONS = 10
+# Lists searched per query: the smallest measured with recall@10 >= 0.95 of Flat at 100k and 1M rows.
+IVF_NPROBE = 32
+SETTINGS_FILE = "faiss_store.json"
+
+
+class FaissStore:
+    """FAISS + bm25s collections in one folder (see the module docstring)."""
+
+    kind = "faiss"
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._vectors: dict[str, object] = {}
+        self._bm25: dict[str, object] = {}
+        self._codes: dict[str, np.ndarray] = {}
+        self._selectors: dict[tuple[str, str], object] = {}
+        self._settings = (json.loads((self.root / SETTINGS_FILE).read_text())
+                          if (self.root / SETTINGS_FILE).is_file() else {"documents": [], "collections": {}})
+
+    def write(self, collection: str, rows: Rows) -> None:
+        import bm25s
+        import faiss
+
+        vector_index = _vector_index(rows.vectors.shape[1], len(rows.docs))
+        if not vector_index.is_trained:
+            vector_index.cp.niter = IVF_KMEANS_ITERATIONS
+            sample = np.random.default_rng(0).choice(len(rows.vectors), min(len(rows.vectors), IVF_TRAIN_PER_LIST * vector_index.nlist),
+                                                     replace=False)
+            vector_index.train(rows.vectors[np.sort(sample)])
+        vector_index.add(rows.vectors)
+        faiss.write_index(vector_index, str(self.root / f"{collection}.faiss"))
+        bm25 = bm25s.BM25()
+        bm25.index(rows.terms, show_progress=False)
+        bm25.save(str(self.root / f"{collection}.bm25"), show_progress=False)
+        documents = self._settings["documents"]
+        for doc in dict.fromkeys(rows.docs):
+            if doc not in documents:
+                documents.append(doc)
+        code = {doc: i for i, doc in enumerate(documents)}
+        np.save(self.root / f"{collection}.docs.npy", np.array([code[d] for d in rows.docs], dtype="int32"))
+        self._settings["collections"][collection] = {"rows": len(rows.docs), "index": _describe(vector_index)}
+        (self.root / SETTINGS_FILE).write_text(json.dumps(self._settings, indent=2))
+
+    def count(self, collection: str) -> int:
+        return self._settings["collections"][collection]["rows"]
+
+    def dense(self, collection: str, vectors: np.ndarray, k: int, doc: str | None = None) -> list[Ranked]:
+        import faiss
+
+        vector_index = self._vector_index(collection)
+        k = min(k, self.count(collection))
+        params = None
+        if doc is not None:
+            selector = self._selector(collection, doc)
+            if selector is None:
+                return [Ranked.empty() for _ in vectors]
+            params = (faiss.SearchParametersIVF(sel=selector, nprobe=IVF_NPROBE)
+                      if isinstance(vector_index, faiss.IndexIVF) else faiss.SearchParameters(sel=selector))
+        scores, ids = vector_index.search(vectors, k, params=params)
+        return [Ranked(i[i >= 0].astype("int64"), s[i >= 0]) for s, i in zip(scores, ids)]
+
+    def lexical(self, collection: str, terms: list[str], k: int, doc: str | None = None) -> Ranked:
+        # bm25s cannot score an empty query ("what is it?" has no terms left after stop words).
+        if not terms:
+            return Ranked.empty()
+        scores = np.asarray(self._bm25_index(collection).get_scores(terms), dtype="float32")
+        if doc is not None:
+            scores = np.where(self._doc_codes(collection) == self._doc_code(doc), scores, np.float32(0))
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        top = top[np.argsort(-scores[top], kind="stable")]
+        top = top[scores[top] > 0]
+        return Ranked(top.astype("int64"), scores[top])
+
+    def fused(self, collection: str, vector: np.ndarray, terms: list[str], k: int,
+              doc: str | None = None) -> Ranked:
+        return rrf([self.dense(collection, vector.reshape(1, -1), k, doc)[0], self.lexical(collection, terms, k, doc)], k)
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, **{name: c["index"] for name, c in self._settings["collections"].items()}}
+
+    def _vector_index(self, collection: str):
+        if collection not in self._vectors:
+            import faiss
+
+            vector_index = faiss.read_index(str(self.root / f"{collection}.faiss"))
+            if isinstance(vector_index, faiss.IndexIVF):
+                vector_index.nprobe = IVF_NPROBE
+            self._vectors[collection] = vector_index
+        return self._vectors[collection]
+
+    def _bm25_index(self, collection: str):
+        if collection not in self._bm25:
+            import bm25s
+
+            self._bm25[collection] = bm25s.BM25.load(str(self.root / f"{collection}.bm25"))
+        return self._bm25[collection]
+
+    def _doc_codes(self, collection: str) -> np.ndarray:
+        if collection not in self._codes:
+            self._codes[collection] = np.load(self.root / f"{collection}.docs.npy")
+        return self._codes[collection]
+
+    def _doc_code(self, doc: str) -> int:
+        documents = self._settings["documents"]
+        return documents.index(doc) if doc in documents else -1
+
+    def _selector(self, collection: str, doc: str):
+        if (collection, doc) not in self._selectors:
+            import faiss
+
+            rows = np.flatnonzero(self._doc_codes(collection) == self._doc_code(doc)).astype("int64")
+            self._selectors[(collection, doc)] = faiss.IDSelectorBatch(rows) if len(rows) else None
+        return self._selectors[(collection, doc)]
+
+    def load(self) -> "FaissStore":
+        """Read every collection now, so that no request pays for it."""
+        for collection in self._settings["collections"]:
+            self._vector_index(collection)
+            self._bm25_index(collection)
+            self._doc_codes(collection)
+        return self
+
+    def close(self) -> None:
+        self._vectors.clear()
+        self._bm25.clear()
+        self._selectors.clear()
+
+
+def _vector_index(dimension: int, rows: int):
+    """Exact inner-product search up to FLAT_MAX_ROWS rows, an inverted file of exact vectors above."""
+    import faiss
+
+    if rows <= FLAT_MAX_ROWS:
+        return faiss.IndexFlatIP(dimension)
+    lists = int(IVF_LISTS_PER_SQRT_ROW * np.sqrt(rows))
+    return faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
+
+
+def _describe(vector_index) -> dict:
+    import faiss
+
+    if isinstance(vector_index, faiss.IndexIVF):
+        return {"type": "IVF-Flat", "lists": vector_index.nlist, "nprobe": IVF_NPROBE}
+    return {"type": "Flat"}

@@ -1,0 +1,70 @@
+"""Embedding: the build's one embedding step in-process and on Ray Data; query embeddings cached and batched."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+from conftest import CORPUS
+
+from qa.answer import Pipeline
+from qa.embed import QueryEncoder, embed_on_ray, embed_texts
+from qa.evaluate import load_questions
+
+QUESTIONS = CORPUS.parent / "tests" / "data" / "questions.jsonl"
+
+
+def test_ray_data_embeds_the_same_vectors_as_the_plain_path(index):
+    pytest.importorskip("ray", reason="embedding on Ray needs the [ray] extra")
+    import ray
+
+    texts = [u.text for u in index.units[:40]]
+    try:
+        on_ray = embed_on_ray(index.model_path, texts, "local")
+    finally:
+        ray.shutdown()
+    assert np.array_equal(on_ray, embed_texts(index.model, texts))
+
+
+def test_a_repeated_query_is_embedded_once(index):
+    encoder = QueryEncoder(index.model)
+    first = encoder.encode(("How are exosomes formed?",))
+    assert encoder.encode(("How are exosomes formed?",)) is first and encoder.calls == 1
+    assert not first.flags.writeable
+
+
+def test_the_cache_forgets_the_least_recently_used(index):
+    encoder = QueryEncoder(index.model, cache_entries=2)
+    for text in ("a", "b", "a", "c", "a"):
+        encoder.encode((text,))
+    assert encoder.calls == 3
+    encoder.encode(("b",))
+    assert encoder.calls == 4
+
+
+def _answers(pipeline, questions, threads):
+    answers = {}
+
+    def ask(share):
+        for q in share:
+            answer = asdict(pipeline.ask(q["question"], q.get("history") or []))
+            answer.pop("timing_ms")
+            answers[q["id"]] = answer
+
+    workers = [threading.Thread(target=ask, args=(questions[i::threads],)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return answers
+
+
+def test_concurrent_questions_share_model_calls_and_answer_as_asked_one_by_one(index):
+    questions = load_questions(QUESTIONS)
+    one_by_one = Pipeline(dataclasses.replace(index, _encoder=None))
+    concurrent = Pipeline(dataclasses.replace(index, _encoder=None))
+    assert _answers(concurrent, questions, 16) == _answers(one_by_one, questions, 1)
+    assert concurrent.index._encoder.calls < one_by_one.index._encoder.calls
