@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
+from qa import deadline
 from qa.abstain import Abstainer, UnknownWords, features
 from qa.citations import Citation, Quote, cite
 from qa.index import Index, Unit
@@ -92,6 +93,7 @@ class Pipeline:
     def _answer(self, question: str, history: list[dict] | None, k: int, timing: dict):
         """Retrieval, the chosen units and the abstention features of ``question``."""
         query, retrieval, candidates, quoted = self._read(question, history, k=k, timing=timing)
+        deadline.check("selection")
         mark = time.perf_counter()
         if query.compare and not query.doc:
             hits, chosen = self._compare(query, self.reader.anchors(quoted))
@@ -140,9 +142,11 @@ class Pipeline:
         if not self.expand_queries:
             query.dense_text, query.terms = query.question, index_terms(query.question)
         timing["understand"] = _ms(started)
+        deadline.check("retrieval")
         mark = time.perf_counter()
         retrieval = self.retriever.search(query, k=k)
         timing["retrieve"] = _ms(mark)
+        deadline.check("reading")
         quoted = self.reader.quoted(history) if query.follow_up else []
         # A follow-up with its own topic wants something new, not the last answer again.
         repeated = {u.id for u in quoted} if query.topic_terms else set()

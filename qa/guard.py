@@ -7,8 +7,9 @@ For each HTTP request, outside in:
 3. admission: at most ``max_active_requests`` are worked on and ``max_waiting_requests`` wait for a slot;
    one more is turned away at once with 503 and ``Retry-After``;
 4. a request with no response ``request_timeout_s`` after it arrived gets 504. Its worker thread cannot be
-   interrupted, so the work runs to its end in the background, keeping its slot: runaway work never
-   oversubscribes the machine, and its late answer is dropped;
+   interrupted from outside, so the request carries a deadline (``qa.deadline``) that the pipeline checks
+   between its stages: runaway work stops at the next stage, keeping its slot until then, so it never
+   oversubscribes the machine;
 5. an error no route handled is logged as one structured line and answered in the one error shape,
    never with a traceback.
 
@@ -27,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from qa import deadline
 from qa.settings import Settings
 
 log = logging.getLogger("qa.service")
@@ -147,18 +149,23 @@ class Guard:
             finally:
                 done.set()
 
-        async with anyio.create_task_group() as group:
-            group.start_soon(run)
-            with anyio.move_on_after(self.settings.request_timeout_s):
-                await done.wait()
-            if not done.is_set() and not started:
-                timed_out = True
-                limit = self.settings.request_timeout_s
-                log.warning("request over the time limit", extra={
-                    "event": "timeout", "method": request.method, "path": request.url.path, "limit_s": limit})
-                response = self.error_response(request, 504, f"The request took longer than the {limit:g} s limit "
-                                               "and was stopped. Try a shorter question, or try again.")
-                await response(request.scope, receive, send)
+        # The task and the worker thread it starts inherit the deadline with this context.
+        token = deadline.start(self.settings.request_timeout_s)
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(run)
+                with anyio.move_on_after(self.settings.request_timeout_s):
+                    await done.wait()
+                if not done.is_set() and not started:
+                    timed_out = True
+                    limit = self.settings.request_timeout_s
+                    log.warning("request over the time limit", extra={
+                        "event": "timeout", "method": request.method, "path": request.url.path, "limit_s": limit})
+                    response = self.error_response(request, 504, f"The request took longer than the {limit:g} s "
+                                                   "limit and was stopped. Try a shorter question, or try again.")
+                    await response(request.scope, receive, send)
+        finally:
+            deadline.end(token)
 
     async def _run(self, request: Request, receive: Receive, send: Send, release) -> None:
         """The app's own response; the error shape for a body over the limit or an error no route handled."""
@@ -176,6 +183,9 @@ class Guard:
         except _BodyTooLarge:
             if not started:
                 await self._refuse_body(request, receive, send)
+        except deadline.DeadlineExceeded as exc:
+            log.warning("work stopped at the time limit", extra={
+                "event": "stopped", "method": request.method, "path": request.url.path, "where": str(exc)})
         except Exception as exc:
             log.error("unhandled error", exc_info=exc, extra={
                 "event": "error", "method": request.method, "path": request.url.path})
