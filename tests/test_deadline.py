@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import anyio
 import pytest
+from conftest import run_async
 from starlette.concurrency import run_in_threadpool
 
 from qa import deadline
@@ -28,5 +28,5 @@ def test_the_deadline_travels_into_the_worker_thread_a_route_runs_in():
             deadline.end(token)
 
     with pytest.raises(deadline.DeadlineExceeded, match="the route"):
-        anyio.run(route_in_a_thread)
+        run_async(route_in_a_thread())
     deadline.check("no deadline set")  # outside a request nothing stops
