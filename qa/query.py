@@ -104,6 +104,7 @@ class QueryAnalyzer:
         self.vocabulary = {w.lower() for w in words(corpus_text)}
         self.term_vocabulary = set(index_terms(corpus_text))
         self._sorted_terms = sorted(self.term_vocabulary)
+        # One letter shorter than a misspelling may be: a doubled letter (tumorr) makes it one longer.
         self._spellable = sorted(w for w in self.vocabulary if w.isalpha() and len(w) >= TYPO_MIN_LENGTH - 1)
         self.abbreviations = mine_abbreviations(passages)
         self.doc_names = _doc_names(documents)
@@ -170,15 +171,15 @@ class QueryAnalyzer:
 
     def unknown_words(self, query: Query) -> tuple[list[str], int]:
         """The question's content words that the corpus never uses, in any spelling; and how many content words."""
-        content = self.content_words(query)
-        return [w.lower() for w in content if not self._known(w, self._content_terms(w))], len(content)
-
-    def content_words(self, query: Query) -> list[str]:
-        """The question's words that carry its content (not stop words, padding or words about the papers)."""
-        return [w for w in words(query.question) if self._content_terms(w)]
-
-    def _content_terms(self, word: str) -> list[str]:
-        return [t for t in index_terms(word) if t not in self.meta_terms]
+        unknown, content = [], 0
+        for word in words(query.question):
+            terms = [t for t in index_terms(word) if t not in self.meta_terms]
+            if not terms:
+                continue
+            content += 1
+            if not self._known(word, terms):
+                unknown.append(word.lower())
+        return unknown, content
 
     def _known(self, word: str, terms: list[str]) -> bool:
         """The corpus uses the word whole, all its parts (exosome-bound), a spelling of it, or a longer
