@@ -138,13 +138,15 @@ class Abstainer:
         return cls([fallback.get(name, 0.0) for name in FEATURES], -5.0)
 
     @classmethod
-    def fit(cls, rows: list[list[float]], answerable: list[bool], right: list[bool], groups: list[str]) -> "Abstainer":
+    def fit(cls, rows: list[list[float]], answerable: list[bool], right: list[bool], groups: list[str],
+            styles: list[str] | None = None) -> "Abstainer":
         """Fit both models on questions' features, whether each is answerable, and whether the reader's
         answer to it is right. With probabilities cross-validated by group (a follow-up stays with the
         question it follows): the threshold is the one that gets the most questions right (answered
         right, or abstained when unanswerable) while abstaining on at most MAX_FALSE_ABSTAIN of the
-        answerable ones; "high" is the lowest p(right) above which HIGH_CONFIDENCE_ACCURACY of the
-        answers given were right."""
+        answerable ones; "high" is the lowest p(right) from which on, at every floor, HIGH_CONFIDENCE_ACCURACY
+        of the answers given were right, over all questions and within each style of asking (``styles``:
+        the question set each came from), so the band holds for people's questions, not only on average."""
         import numpy as np
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import GroupKFold, cross_val_predict
@@ -165,9 +167,25 @@ class Abstainer:
                 scores.append((np.mean(np.where(answered, correct, ~labels)), t))
         threshold = float(max(scores)[1]) if scores else 0.05
         answered = p_answerable >= threshold
-        bands = [(t, answered & (p_right >= t)) for t in np.round(np.arange(0.05, 1.0, 0.01), 2)]
-        high = min((float(t) for t, above in bands if above.sum() >= HIGH_BAND_MIN_ANSWERS
-                    and np.mean(correct[above]) >= HIGH_CONFIDENCE_ACCURACY), default=0.99)
+        # "high" starts where every higher floor (with enough answers above it) also holds the accuracy: the
+        # lowest floor that merely reaches it can sit on a lucky dip of a noisy curve.
+        floors = np.round(np.arange(0.05, 1.0, 0.01), 2)
+        styles = np.asarray(styles if styles is not None else [""] * len(rows))
+        subsets = [np.ones(len(rows), dtype=bool)] + [styles == s for s in set(styles)]
+
+        def band_holds(floor):
+            verdicts = [np.mean(correct[above]) >= HIGH_CONFIDENCE_ACCURACY
+                        for above in (answered & (p_right >= floor) & subset for subset in subsets)
+                        if above.sum() >= HIGH_BAND_MIN_ANSWERS]
+            return all(verdicts) if verdicts else None
+
+        holds = [band_holds(t) for t in floors]
+        high = 0.99
+        for t, ok in reversed(list(zip(floors, holds))):
+            if ok is False:
+                break
+            if ok:
+                high = float(t)
         decides, rates = model().fit(rows, labels), model().fit(rows, correct)
         return cls([float(w) for w in decides.coef_[0]], float(decides.intercept_[0]), threshold, high,
                    [float(w) for w in rates.coef_[0]], float(rates.intercept_[0]))

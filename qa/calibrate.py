@@ -76,4 +76,4 @@ def fit_abstainer(pipeline, questions: list[dict]) -> Abstainer:
     right = forced_hits(pipeline, questions)
     # A follow-up is judged with the question it follows, so cross-validation never splits them.
     groups = [(q.get("history") or [{}])[0].get("question") or q["id"] for q in questions]
-    return Abstainer.fit(rows, answerable, right, groups)
+    return Abstainer.fit(rows, answerable, right, groups, [q.get("style", "") for q in questions])

@@ -43,16 +43,24 @@ _FILLER = {"wait", "hey", "hi", "hello", "ok", "okay", "oh", "um", "hmm", "well"
 # letter dropped or doubled in a 7-letter word scores 0.92, a swap of two letters 0.86).
 TYPO_SIMILARITY = 0.88
 TYPO_MIN_LENGTH = 7
+# Two stems are forms of one word when their shared beginning is at least this share of the longer one
+# (epithelium ~ epitheli 0.8, quantifying ~ quantit 0.75), so a word that merely starts alike is not
+# taken for a corpus word (electroporation ~ electron 0.7, EXOSC10 ~ ExoScreen 0.56, approval ~
+# appropriate 0.5): listed over every question word of the fit sets, 0.7 of the shorter stem let those through.
+SAME_WORD_SHARE = 0.75
 _CITATION_CUES = {"reference", "references", "cite", "cites", "cited", "citation", "citations", "ref",
                   "refs", "source", "study", "studies", "who"}
 _CITATION_TERMS = set(index_terms(" ".join(_CITATION_CUES | {"support", "supports", "show", "shows", "evidence"})))
-# A question asking for a quantity wants a number in its answer.
+# A question asking for a quantity wants a number in its answer: a count, a size, a dose, a date, a
+# test's or a treatment's statistic (sensitivity, survival rate).
 _QUANTITY = re.compile(r"\b(how (many|much|long|big|large|small|often|old)|what (dose|percentage|proportion|"
                        r"fraction|concentration|year|amount|number|temperature|speed|rate)|size|diameter|"
-                       r"which year|\bcounts?\b|number of)", re.I)
+                       r"which year|\bcounts?\b|number of|when (?:was|were|did)|specificity|sensitivity and|"
+                       r"diagnostic accuracy|survival rates?|\d+[- ]year survival|median survival|\bauc\b)", re.I)
 # What a number must look like to answer a question about a kind of quantity (any digit otherwise).
 _QUANTITY_FORMS = [
-    (re.compile(r"\b(percentage|percent|proportion|fraction)\b", re.I), r"%|\bper ?cent"),
+    (re.compile(r"\b(percentage|percent|proportion|fraction|specificity|sensitivity|accuracy|survival|auc)\b", re.I),
+     r"%|\bper ?cent|\b0?\.\d+\b"),
     (re.compile(r"\b(dose|dosage|concentration)\b", re.I),
      r"\d\s*(mg|µg|μg|ng|pg|g|ml|µl|μl|mm|µm|μm|nm|pm|m|iu|units?)(/|\b)"),
     (re.compile(r"\b(year|when)\b", re.I), r"\b(1[89]|20)\d\d\b"),
@@ -193,7 +201,7 @@ class QueryAnalyzer:
         # Another form of the same word (epithelium ~ epitheli-al, quantifying ~ quantit-ative).
         for neighbour in self._sorted_terms[max(0, start - 1):start + 1]:
             shared = len(os.path.commonprefix([term, neighbour]))
-            if shared >= max(5, 0.7 * min(len(term), len(neighbour))):
+            if shared >= max(5, SAME_WORD_SHARE * max(len(term), len(neighbour))):
                 return True
         return self._variant(word) is not None
 
