@@ -19,7 +19,7 @@ DATA = Path(__file__).resolve().parent / "data"
 COEFFICIENTS = DATA / "abstention.json"
 FEATURES = ["top_dense", "coverage", "top_score", "foreign_share", "unknown_foreign", "margin",
             "missing_rarest", "number_missing", "follows_previous_answer", "unknown_share", "top_overlap",
-            "asked_for_missing"]
+            "asked_for_missing", "follow_up"]
 # Cosine of a word with its nearest corpus word: at 0.4 or below it is foreign to the papers, at
 # 0.7 or above a paraphrase of a word they use (drawback ~ disadvantages 0.62, epithelium ~
 # epithelial 0.85, sourdough ~ producing 0.43: measured with the bundled MiniLM).
@@ -53,6 +53,8 @@ def features(query, candidates, chosen, unknown: UnknownWords, missing_rarest: f
     ``top_overlap``: the best unit's meaning-gated share of the question's words.
     ``asked_for_missing``: the question asks for a cause, a means, a name or a yes/no relation and the
     best unit does not hold one (see ``qa.reader``).
+    ``follow_up``: the question leans on the conversation before it ("and in breast cancer?"): its own
+    words are few, so its closeness and coverage run lower than a whole question's.
     """
     top = candidates[0] if candidates else None
     second = candidates[1].score if len(candidates) > 1 else 0.0
@@ -72,6 +74,7 @@ def features(query, candidates, chosen, unknown: UnknownWords, missing_rarest: f
         len(unknown.words) / unknown.content_words if unknown.content_words else 0.0,
         top.signals.get("overlap", 0.0) if top else 0.0,
         1.0 if asked and not (top and top.signals.get("asked_for")) else 0.0,
+        1.0 if query.context else 0.0,
     ]
 
 
