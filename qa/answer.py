@@ -16,7 +16,7 @@ from qa.abstain import Abstainer, UnknownWords, features
 from qa.citations import Citation, Quote, cite
 from qa.index import Index, Unit
 from qa.query import QueryAnalyzer
-from qa.reader import Candidate, Reader, ReaderWeights, asked_for
+from qa.reader import Candidate, Reader, ReaderWeights, asked_for, asks_beyond
 from qa.retrieve import HybridRetriever, Retrieval
 from qa.text import index_terms
 
@@ -148,8 +148,8 @@ class Pipeline:
         timing["retrieve"] = _ms(mark)
         deadline.check("reading")
         quoted = self.reader.quoted(history) if query.follow_up else []
-        # A follow-up with its own topic wants something new, not the last answer again.
-        repeated = {u.id for u in quoted} if query.topic_terms else set()
+        # A follow-up with its own topic, or asking why or how, wants something new, not the last answer again.
+        repeated = {u.id for u in quoted} if query.topic_terms or asks_beyond(query) else set()
         candidates = [c for c in self.reader.read(retrieval, self.reader.anchors(quoted)) if c.unit.id not in repeated]
         return query, retrieval, candidates, quoted
 

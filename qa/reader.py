@@ -224,9 +224,12 @@ class Reader:
         if not candidates:
             return []
         query = retrieval.query
-        if query.follow_up and not query.topic_terms and quoted:
+        if query.follow_up and not query.topic_terms and quoted and not asks_beyond(query):
             # "Which reference supports that?": the sentences the previous answer quoted, with their refs.
             return quoted[:3]
+        if query.follow_up and not query.topic_terms and quoted:
+            # "Why is that?" names nothing of its own: the answer goes on where the previous one was quoted.
+            candidates = [c for c in candidates if c.anchored] or candidates
         best = candidates[0]
         chosen = [best.unit]
         table = self.index.passage_by_id[best.unit.passage_id].table
@@ -372,6 +375,12 @@ def asked_for(query) -> str | None:
     if _YES_NO.match(text):
         return "relation"
     return None
+
+
+def asks_beyond(query) -> bool:
+    """Does a question ask for something its words do not name ("why is that?", "is it safe?"), other
+    than a source? A follow-up that does wants more than the sentences the previous answer quoted."""
+    return asked_for(query) is not None and not query.wants_refs
 
 
 def _broad(query) -> bool:

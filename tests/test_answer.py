@@ -71,6 +71,19 @@ def test_follow_up_uses_the_previous_turn(pipeline):
     assert 55 in [r for s in follow.sentences for r in s.refs]
 
 
+def test_a_why_follow_up_goes_on_from_the_quote_instead_of_repeating_it(pipeline):
+    previous = ("NK cells are another immune cell that TDEs may inhibit, with a decrease in their number and "
+                "activity in the TME.")
+    history = [{"question": "How do TDEs affect NK cells?", "answer": previous}]
+    why = pipeline.ask("why is that?", history)
+    assert not why.abstained and all("NK cells are another immune cell" not in s.text for s in why.sentences)
+    # It goes on in the paper and the part of it the quote came from.
+    assert {c.doc for c in why.citations} == {"bae2018"}
+    # Asking for the source still quotes the same sentence, with its reference.
+    source = pipeline.ask("which reference is that from?", history)
+    assert "NK cells are another immune cell" in source.sentences[0].text and 59 in source.sentences[0].refs
+
+
 def test_unanswerable_questions_abstain_with_nearest_passages(pipeline):
     for question in ("What is the capital of Australia?", "How do I bake sourdough bread?",
                      "Which glypican-1 assay detects pancreatic cancer exosomes?"):
