@@ -53,7 +53,7 @@ class Pipeline:
                  abstainer: Abstainer | None = None, weights: ReaderWeights | None = None,
                  dense_weight: float = 0.6):
         self.index = index
-        self.analyzer = QueryAnalyzer(index.documents.values(), index.passages)
+        self.analyzer = QueryAnalyzer(index.documents.values(), index.lexicon)
         self.retriever = HybridRetriever(index, fusion=fusion, dense_weight=dense_weight)
         self.reader = Reader(index, weights)
         self.expand_queries = expand_queries

@@ -106,6 +106,25 @@ SIGNALS = {
 }
 
 
+class _PerUnit(dict):
+    """unit id -> a value computed from the unit the first time it is asked for."""
+
+    def __init__(self, index: Index, compute):
+        super().__init__()
+        self._units, self._compute = index.unit_by_id, compute
+
+    def __missing__(self, unit_id: str):
+        value = self[unit_id] = self._compute(self._units[unit_id])
+        return value
+
+
+class _UnitsWhere(_PerUnit):
+    """The ids of the units that pass a test, each unit tested the first time it is looked for."""
+
+    def __contains__(self, unit_id: object) -> bool:
+        return bool(self[unit_id])
+
+
 @dataclass
 class Candidate:
     unit: Unit
@@ -121,15 +140,13 @@ class Reader:
     def __init__(self, index: Index, weights: ReaderWeights | None = None):
         self.index = index
         self.weights = weights or ReaderWeights.load()
-        self.unit_terms = {u.id: set(index_terms(u.text)) for u in index.units}
-        self._squashed = {u.id: squash(strip_refs(u.text)) for u in index.units}
-        df: dict[str, int] = {}
-        for terms in self.unit_terms.values():
-            for t in terms:
-                df[t] = df.get(t, 0) + 1
-        self.idf = {t: math.log(1 + len(index.units) / n) for t, n in df.items()}
+        # Per-unit inputs are worked out for the units questions retrieve, the first time each is read.
+        self.unit_terms = _PerUnit(index, lambda u: set(index_terms(u.text)))
+        self._squashed = _PerUnit(index, lambda u: squash(strip_refs(u.text)))
+        self._summaries = _UnitsWhere(index, self._states_summary)
+        lexicon = index.lexicon
+        self.idf = {t: math.log(1 + lexicon.units / n) for t, n in lexicon.unit_frequency.items()}
         self.max_idf = math.log(1 + len(index.units))
-        self._summaries = {u.id for u in index.units if self._states_summary(u)}
 
     # ---- scoring ------------------------------------------------------------------------
 

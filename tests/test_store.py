@@ -89,7 +89,7 @@ def test_the_faiss_store_searches_a_large_collection_approximately_and_still_fin
 
 
 def _top10(index, questions):
-    analyzer = QueryAnalyzer(index.documents.values(), index.passages)
+    analyzer = QueryAnalyzer(index.documents.values(), index.lexicon)
     retriever = HybridRetriever(index)
     return [[h.passage.id for h in retriever.search(analyzer.analyze(q["question"], q.get("history") or []), k=10).hits]
             for q in questions]
