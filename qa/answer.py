@@ -17,7 +17,7 @@ from qa.citations import Citation, Quote, cite
 from qa.index import Index, Unit
 from qa.query import QueryAnalyzer
 from qa.reader import Candidate, Reader, ReaderWeights, asked_for
-from qa.retrieve import HybridRetriever, Retrieval
+from qa.retrieve import Hit, HybridRetriever, Retrieval
 from qa.text import index_terms
 
 
@@ -84,7 +84,10 @@ class Pipeline:
         """The retrieved passages, those the chosen units come from first (the reader re-ranks)."""
         cited = list(dict.fromkeys(u.passage_id for u in chosen))
         by_id = {h.passage.id: h for h in retrieval.all_hits}
-        return [by_id[pid] for pid in cited] + [h for h in retrieval.hits if h.passage.id not in cited]
+        # A sentence brought along for context (the one a "This ..." leans on) may come from a passage that
+        # was no candidate of a large corpus's search: it is cited with no retrieval score.
+        return ([by_id.get(pid) or Hit(self.index.passage_by_id[pid], 0.0) for pid in cited]
+                + [h for h in retrieval.hits if h.passage.id not in cited])
 
     def abstention_features(self, question: str, history: list[dict] | None = None) -> list[float]:
         """The abstention features of ``question`` (what ``qa calibrate`` fits on)."""
