@@ -135,8 +135,9 @@ def percentiles(name: str, samples: list[float]) -> dict:
 class Server:
     """``qa serve`` in a process of its own on a free loopback port, timed from start to its first answer."""
 
-    def __init__(self, args: list[str]):
+    def __init__(self, args: list[str], start_timeout_s: float = 300):
         self.args = args
+        self.start_timeout_s = start_timeout_s
 
     def __enter__(self) -> "Server":
         import httpx
@@ -153,8 +154,8 @@ class Server:
                 if httpx.get(f"{self.url}/api/ask", params={"question": "What are exosomes?"}, timeout=30).status_code == 200:
                     break
             except httpx.HTTPError:
-                if self.process.poll() is not None or time.perf_counter() - started > 300:
-                    raise RuntimeError("qa serve did not answer within 300 s")
+                if self.process.poll() is not None or time.perf_counter() - started > self.start_timeout_s:
+                    raise RuntimeError(f"qa serve did not answer within {self.start_timeout_s} s")
                 time.sleep(0.02)
         self.first_answer_s = time.perf_counter() - started
         return self

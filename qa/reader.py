@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from qa.index import Index, Unit
-from qa.retrieve import Retrieval
+from qa.retrieve import CANDIDATES, EXHAUSTIVE_MAX_ROWS, Retrieval
 from qa.text import index_terms, squash, strip_refs
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "data" / "reader.json"
@@ -315,7 +315,8 @@ class Reader:
         """
         previous = strip_refs((history or [{}])[-1].get("answer", ""))
         whole = squash(previous)
-        found = {u.id: (whole.index(self._squashed[u.id]), u) for u in self.index.units
+        units = self._quotable(previous)
+        found = {u.id: (whole.index(self._squashed[u.id]), u) for u in units
                  if len(self._squashed[u.id]) > 25 and self._squashed[u.id] in whole}
         for quote in _SENTENCE_END.split(previous):
             if not _ELLIPSIS.search(quote):
@@ -323,10 +324,18 @@ class Reader:
             pieces = [p for p in map(squash, _ELLIPSIS.split(quote)) if p]
             if max(map(len, pieces), default=0) < 25:
                 continue
-            for u in self.index.units:
+            for u in units:
                 if u.id not in found and all(p in self._squashed[u.id] for p in pieces):
                     found[u.id] = (whole.index(pieces[0]), u)
         return [u for _, u in sorted(found.values(), key=lambda pair: pair[0])]
+
+    def _quotable(self, previous: str) -> list[Unit]:
+        """The units an answer may have quoted: all of a small corpus's, a large one's best by BM25 for the
+        answer's words (a quote holds all of its unit's)."""
+        if len(self.index.units) <= EXHAUSTIVE_MAX_ROWS:
+            return self.index.units
+        ranked = self.index.store.lexical("units", index_terms(previous), CANDIDATES)
+        return [self.index.units[p] for p in ranked.positions]
 
     def anchors(self, quoted: list[Unit]) -> set:
         """Where the previous answer was: its paragraphs (doc, number) and the unit ids right after its quotes.
