@@ -21,6 +21,11 @@ from qa.retrieve import Hit, HybridRetriever, Retrieval
 from qa.text import index_terms
 
 
+# Papers a comparison ("do the two reviews agree ...?") sets side by side: the two reviews; in a larger
+# corpus, searching every document on its own took 30 s a question at 1,000 documents.
+COMPARE_DOCUMENTS = 2
+
+
 @dataclass
 class RankedPassage:
     id: str
@@ -99,7 +104,7 @@ class Pipeline:
         deadline.check("selection")
         mark = time.perf_counter()
         if query.compare and not query.doc:
-            hits, chosen = self._compare(query, self.reader.anchors(quoted))
+            hits, chosen = self._compare(query, self.reader.anchors(quoted), retrieval)
             retrieval = replace(retrieval, hits=hits)
         else:
             chosen = self.reader.select(candidates, retrieval, quoted)
@@ -156,10 +161,14 @@ class Pipeline:
         candidates = [c for c in self.reader.read(retrieval, self.reader.anchors(quoted)) if c.unit.id not in repeated]
         return query, retrieval, candidates, quoted
 
-    def _compare(self, query, anchors: set) -> tuple[list, list[Unit]]:
-        """For a comparison: search each paper on its own; each paper's best units, and the passages interleaved."""
+    def _compare(self, query, anchors: set, retrieval: Retrieval) -> tuple[list, list[Unit]]:
+        """For a comparison: search each compared paper on its own (every paper of a corpus of at most
+        COMPARE_DOCUMENTS, else the COMPARE_DOCUMENTS whose passages rank highest for the question); each
+        paper's best units, and the passages interleaved."""
+        compared = (list(self.index.documents) if len(self.index.documents) <= COMPARE_DOCUMENTS
+                    else list(dict.fromkeys(h.passage.doc for h in retrieval.all_hits))[:COMPARE_DOCUMENTS])
         chosen, rankings = [], []
-        for doc in self.index.documents:
+        for doc in compared:
             retrieval = self.retriever.search(replace(query, doc=doc), k=10)
             rankings.append([h for h in retrieval.hits if h.passage.doc == doc])
             chosen += self.reader.pick_per_paper(self.reader.read(retrieval, anchors), chosen)
