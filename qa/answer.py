@@ -17,8 +17,13 @@ from qa.citations import Citation, Quote, cite
 from qa.index import Index, Unit
 from qa.query import QueryAnalyzer
 from qa.reader import Candidate, Reader, ReaderWeights, asked_for, asks_beyond
-from qa.retrieve import HybridRetriever, Retrieval
+from qa.retrieve import Hit, HybridRetriever, Retrieval
 from qa.text import index_terms
+
+
+# Papers a comparison ("do the two reviews agree ...?") sets side by side: the two reviews; in a larger
+# corpus, searching every document on its own took 30 s a question at 1,000 documents.
+COMPARE_DOCUMENTS = 2
 
 
 @dataclass
@@ -53,7 +58,7 @@ class Pipeline:
                  abstainer: Abstainer | None = None, weights: ReaderWeights | None = None,
                  dense_weight: float = 0.6):
         self.index = index
-        self.analyzer = QueryAnalyzer(index.documents.values(), index.passages)
+        self.analyzer = QueryAnalyzer(index.documents.values(), index.lexicon)
         self.retriever = HybridRetriever(index, fusion=fusion, dense_weight=dense_weight)
         self.reader = Reader(index, weights)
         self.expand_queries = expand_queries
@@ -84,7 +89,10 @@ class Pipeline:
         """The retrieved passages, those the chosen units come from first (the reader re-ranks)."""
         cited = list(dict.fromkeys(u.passage_id for u in chosen))
         by_id = {h.passage.id: h for h in retrieval.all_hits}
-        return [by_id[pid] for pid in cited] + [h for h in retrieval.hits if h.passage.id not in cited]
+        # A sentence brought along for context (the one a "This ..." leans on) may come from a passage that
+        # was no candidate of a large corpus's search: it is cited with no retrieval score.
+        return ([by_id.get(pid) or Hit(self.index.passage_by_id[pid], 0.0) for pid in cited]
+                + [h for h in retrieval.hits if h.passage.id not in cited])
 
     def abstention_features(self, question: str, history: list[dict] | None = None) -> list[float]:
         """The abstention features of ``question`` (what ``qa calibrate`` fits on)."""
@@ -96,7 +104,7 @@ class Pipeline:
         deadline.check("selection")
         mark = time.perf_counter()
         if query.compare and not query.doc:
-            hits, chosen = self._compare(query, self.reader.anchors(quoted))
+            hits, chosen = self._compare(query, self.reader.anchors(quoted), retrieval)
             retrieval = replace(retrieval, hits=hits)
         else:
             chosen = self.reader.select(candidates, retrieval, quoted)
@@ -153,10 +161,14 @@ class Pipeline:
         candidates = [c for c in self.reader.read(retrieval, self.reader.anchors(quoted)) if c.unit.id not in repeated]
         return query, retrieval, candidates, quoted
 
-    def _compare(self, query, anchors: set) -> tuple[list, list[Unit]]:
-        """For a comparison: search each paper on its own; each paper's best units, and the passages interleaved."""
+    def _compare(self, query, anchors: set, retrieval: Retrieval) -> tuple[list, list[Unit]]:
+        """For a comparison: search each compared paper on its own (every paper of a corpus of at most
+        COMPARE_DOCUMENTS, else the COMPARE_DOCUMENTS whose passages rank highest for the question); each
+        paper's best units, and the passages interleaved."""
+        compared = (list(self.index.documents) if len(self.index.documents) <= COMPARE_DOCUMENTS
+                    else list(dict.fromkeys(h.passage.doc for h in retrieval.all_hits))[:COMPARE_DOCUMENTS])
         chosen, rankings = [], []
-        for doc in self.index.documents:
+        for doc in compared:
             retrieval = self.retriever.search(replace(query, doc=doc), k=10)
             rankings.append([h for h in retrieval.hits if h.passage.doc == doc])
             chosen += self.reader.pick_per_paper(self.reader.read(retrieval, anchors), chosen)

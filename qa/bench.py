@@ -44,15 +44,15 @@ def run_bench(settings: Settings, questions_path: Path = DEFAULT_QUESTIONS, stor
         results["build_warm_s"] = _timed(lambda: _qa("build", *args))
         results["import_s"] = _timed(lambda: subprocess.run([sys.executable, "-c", "import sentence_transformers"],
                                                             check=True))
-        results.update(_floor(settings, questions))
+        results.update(floor(settings, questions))
         for concurrency in CONCURRENCY:
-            with _Server(args) as server:
+            with Server(args) as server:
                 if concurrency == 1:
                     results["first_answer_s"] = server.first_answer_s
                     samples, results["throughput_c1"] = server.ask_all(questions, 1)
-                    results.update(_percentiles("ask", samples))
+                    results.update(percentiles("ask", samples))
                     warm, _ = server.ask_all(questions, 1)
-                    results["ask_warm_p50_ms"] = _percentiles("warm", warm)["warm_p50_ms"]
+                    results["ask_warm_p50_ms"] = percentiles("warm", warm)["warm_p50_ms"]
                 else:
                     _, results[f"throughput_c{concurrency}"] = server.ask_all(questions, concurrency)
                 results["peak_rss_mb"] = max(results.get("peak_rss_mb", 0), server.peak_rss_mb())
@@ -93,7 +93,7 @@ def _timed(action) -> float:
     return time.perf_counter() - started
 
 
-def _floor(settings: Settings, questions: list[str]) -> dict:
+def floor(settings: Settings, questions: list[str]) -> dict:
     """Bare query embedding (the model's own encode, one question a call) and bare BM25 top-10."""
     import bm25s
     import numpy as np
@@ -120,10 +120,10 @@ def _floor(settings: Settings, questions: list[str]) -> dict:
             scores = bm25.get_scores(terms)
             np.argpartition(-scores, 10)[:10]
         lexical.append((time.perf_counter() - started) * 1000)
-    return {**_percentiles("embed", embed), **_percentiles("bm25", lexical)}
+    return {**percentiles("embed", embed), **percentiles("bm25", lexical)}
 
 
-def _percentiles(name: str, samples: list[float]) -> dict:
+def percentiles(name: str, samples: list[float]) -> dict:
     ordered = sorted(samples)
 
     def at(share: float) -> float:
@@ -132,13 +132,14 @@ def _percentiles(name: str, samples: list[float]) -> dict:
     return {f"{name}_p50_ms": statistics.median(ordered), f"{name}_p95_ms": at(0.95), f"{name}_p99_ms": at(0.99)}
 
 
-class _Server:
+class Server:
     """``qa serve`` in a process of its own on a free loopback port, timed from start to its first answer."""
 
-    def __init__(self, args: list[str]):
+    def __init__(self, args: list[str], start_timeout_s: float = 300):
         self.args = args
+        self.start_timeout_s = start_timeout_s
 
-    def __enter__(self) -> "_Server":
+    def __enter__(self) -> "Server":
         import httpx
 
         with socket.socket() as s:
@@ -153,8 +154,8 @@ class _Server:
                 if httpx.get(f"{self.url}/api/ask", params={"question": "What are exosomes?"}, timeout=30).status_code == 200:
                     break
             except httpx.HTTPError:
-                if self.process.poll() is not None or time.perf_counter() - started > 300:
-                    raise RuntimeError("qa serve did not answer within 300 s")
+                if self.process.poll() is not None or time.perf_counter() - started > self.start_timeout_s:
+                    raise RuntimeError(f"qa serve did not answer within {self.start_timeout_s} s")
                 time.sleep(0.02)
         self.first_answer_s = time.perf_counter() - started
         return self

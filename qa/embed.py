@@ -10,9 +10,11 @@ is busy are embedded together in the next call.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future
+from pathlib import Path
 
 import numpy as np
 
@@ -81,6 +83,66 @@ def embed_on_ray(model_path: str, texts: list[str], address: str = "local") -> n
         vectors.append(batch["vector"])
     order = np.argsort(np.concatenate(rows), kind="stable")
     return np.concatenate(vectors).astype("float32")[order]
+
+
+# A sentence-transformers folder whose modules are these (MiniLM's, and most sentence encoders') can be run
+# with transformers alone: sentence-transformers' import pulls scikit-learn, pandas and pyarrow, about 100 MB
+# of a serving process's memory.
+MEAN_POOLING_MODULES = ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
+                        "sentence_transformers.models.Normalize"]
+
+
+class MeanPoolingEncoder:
+    """A Transformer -> mean Pooling -> Normalize sentence-transformers folder, run with transformers alone.
+
+    ``encode`` takes the arguments of sentence-transformers' ``encode`` that ``_encode`` passes and computes
+    what it computes (texts sorted longest first, batches of ``batch_size``, the attention-masked mean of the
+    token embeddings, normalised by the Normalize module and again for ``normalize_embeddings``), so the
+    vectors are the same bit for bit (``tests/test_embed.py``).
+    """
+
+    def __init__(self, model_path: str):
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+        root = Path(model_path)
+        self.max_seq_length = json.loads((root / "sentence_bert_config.json").read_text())["max_seq_length"]
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self.model = AutoModel.from_pretrained(model_path).eval()
+
+    @staticmethod
+    def fits(model_path: str) -> bool:
+        """Is the folder a Transformer -> mean Pooling -> Normalize model?"""
+        root = Path(model_path)
+        try:
+            modules = json.loads((root / "modules.json").read_text())
+            pooling = json.loads((root / modules[1]["path"] / "config.json").read_text())
+        except (OSError, ValueError, IndexError, KeyError):
+            return False
+        modes = [key for key, on in pooling.items() if key.startswith("pooling_mode") and on]
+        return [m["type"] for m in modules] == MEAN_POOLING_MODULES and modes == ["pooling_mode_mean_tokens"]
+
+    def encode(self, texts: list[str], batch_size: int, normalize_embeddings: bool, **_) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        order = np.argsort([-len(t) for t in texts])
+        batches = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                batch = [texts[i] for i in order[start:start + batch_size]]
+                features = self.tokenizer(batch, padding=True, truncation="longest_first", max_length=self.max_seq_length,
+                                          return_tensors="pt")
+                tokens = self.model(**features).last_hidden_state
+                mask = features["attention_mask"].unsqueeze(-1).to(tokens.dtype)
+                mean = (tokens * mask).sum(dim=1, dtype=tokens.dtype) / torch.clamp(mask.sum(dim=1, dtype=tokens.dtype), min=1e-9)
+                vectors = F.normalize(mean, p=2, dim=-1)
+                batches.append(F.normalize(vectors, p=2, dim=1) if normalize_embeddings else vectors)
+        out = np.empty((len(texts), self.model.config.hidden_size), dtype="float32")
+        if batches:
+            out[order] = torch.cat(batches).numpy()
+        return out
 
 
 class QueryEncoder:

@@ -11,6 +11,7 @@ manifest does not match the corpus, model and chunking it is asked to serve.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import json
 import os
@@ -23,20 +24,21 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.embed import QueryEncoder, embed_on_ray, embed_texts
+from qa.embed import MeanPoolingEncoder, QueryEncoder, embed_on_ray, embed_texts
 from qa.ingest import (
     INGEST_VERSION, ChunkingSettings, CorpusError, Discard, Document, Passage, Section, Sentence, Table,
     corpus_files, load_corpus,
 )
 from qa.integrity import MANIFEST, damage, file_records, swap_into_place
+from qa.lexicon import Lexicon, build_lexicon
 from qa.lock import build_lock
 from qa.settings import Settings, offline
 from qa.store import COLLECTIONS, RetrievalStore, Rows, open_store
 from qa.text import index_terms, words
 
 # 3: the manifest records every file's size and sha256; 4: the retrieval store (qa.store) writes the
-# collections and is named in the manifest.
-FORMAT_VERSION = 4
+# collections and is named in the manifest; 5: the lexicon (qa.lexicon) is saved beside them.
+FORMAT_VERSION = 5
 
 
 class IndexUnavailable(Exception):
@@ -65,19 +67,22 @@ class Index:
     store: RetrievalStore  # the "passages" and "units" collections, rows in the order of the lists above
     model_path: str
     vocabulary_vectors: object  # one row per word of vocabulary.json
+    lexicon: Lexicon
     _model: object = None
     _encoder: QueryEncoder | None = None
 
     def __post_init__(self) -> None:
         self.passage_by_id = {p.id: p for p in self.passages}
+        self.unit_by_id = {u.id: u for u in self.units}
         self.units_by_passage: dict[str, list[Unit]] = {}
         for unit in self.units:
             self.units_by_passage.setdefault(unit.passage_id, []).append(unit)
 
     @property
     def model(self):
+        """The model that embeds queries (the build's model, or the same computation without sentence-transformers)."""
         if self._model is None:
-            self._model = load_model(self.model_path)
+            self._model = load_query_model(self.model_path)
         return self._model
 
     def nearest_word_similarity(self, words: list[str]) -> list[float]:
@@ -105,6 +110,15 @@ def load_model(model_path: str):
 
     transformers_logging.disable_progress_bar()
     return SentenceTransformer(model_path, device="cpu")
+
+
+def load_query_model(model_path: str):
+    """What embeds queries while serving: a mean-pooling model run with transformers alone when the folder is
+    one (same vectors, ~100 MB less memory: ``qa.embed.MeanPoolingEncoder``), else ``load_model``'s."""
+    if Path(model_path).is_dir() and MeanPoolingEncoder.fits(model_path):
+        offline()
+        return MeanPoolingEncoder(model_path)
+    return load_model(model_path)
 
 
 def model_fingerprint(model_path: str) -> str:
@@ -182,18 +196,30 @@ def build_index(settings: Settings, progress: bool = True) -> dict:
 
 
 def _build(settings: Settings, progress: bool) -> dict:
-    import faiss
-
     started = time.perf_counter()
     documents = load_corpus(settings.corpus_dir, _chunking(settings))
     passages = [p for doc in documents for p in doc.passages]
     if not passages:
         raise CorpusError(f"No passage of text in {settings.corpus_dir}: every line was page furniture or blank.")
     units = answer_units(passages)
-    vocabulary = corpus_words(passages)
-    records = {"passages": passages, "units": units}
-    texts = {"passages": [p.text for p in passages], "units": [u.text for u in units], "vocabulary": vocabulary}
+    texts = {"passages": [p.text for p in passages], "units": [u.text for u in units], "vocabulary": corpus_words(passages)}
     vectors = _embed_all(settings, texts, progress)
+    terms = {name: [index_terms(t) for t in texts[name]] for name in COLLECTIONS}
+    return write_index(settings, documents, texts["vocabulary"], terms, vectors, started)
+
+
+def write_index(settings: Settings, documents: list[Document], vocabulary: list[str], terms: dict[str, list[list[str]]],
+                vectors: dict[str, np.ndarray], started: float) -> dict:
+    """Write an index of ``documents`` to ``settings.index_dir`` in one swap; returns its manifest.
+
+    ``terms`` and ``vectors`` hold each collection's rows (passages, answer units) in order, ``vectors`` also
+    the ``vocabulary`` words' rows; ``started`` is when the build began (``time.perf_counter()``).
+    """
+    import faiss
+
+    passages = [p for doc in documents for p in doc.passages]
+    units = answer_units(passages)
+    records = {"passages": passages, "units": units}
     target = settings.index_dir
     target.parent.mkdir(parents=True, exist_ok=True)
     for unfinished in target.parent.glob(f".{target.name}.building-*"):
@@ -205,8 +231,9 @@ def _build(settings: Settings, progress: bool) -> dict:
     faiss.write_index(vocabulary_index, str(tmp / "vocabulary.faiss"))
     store = open_store(settings.store, tmp, target.name, settings.milvus_uri)
     for name in COLLECTIONS:
-        store.write(name, Rows([r.doc for r in records[name]], [index_terms(t) for t in texts[name]], vectors[name]))
+        store.write(name, Rows([r.doc for r in records[name]], terms[name], vectors[name]))
     store.close()
+    build_lexicon(passages, terms["passages"], terms["units"]).save(tmp)
     (tmp / "vocabulary.json").write_text(json.dumps(vocabulary))
     (tmp / "documents.json").write_text(json.dumps([dataclasses.asdict(d) for d in documents], ensure_ascii=False))
     manifest = {
@@ -262,13 +289,21 @@ def load_index(settings: Settings) -> Index:
     reason = stale_reason(settings)
     if reason:
         raise IndexUnavailable(f"Cannot use the index: {reason}. Run `qa build` first.")
+    gc.disable()  # reading creates those objects: collecting while they pile up only re-traverses them
     try:
-        return _read(settings)
+        index = _read(settings)
     except (OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
         # Checksums matched a moment ago: the folder changed under us (a build swapped it in) or cannot be read.
         first_line = (str(exc).splitlines() or [""])[0]
         raise IndexUnavailable(f"Cannot read the index at {settings.index_dir} ({type(exc).__name__}: {first_line}). "
                                "Run `qa build` to rebuild it.") from exc
+    finally:
+        gc.enable()
+    # The index is millions of long-lived objects at scale (documents, passages, sentences, units) that never
+    # become garbage while served: kept out of the cyclic collector, whose full pass over them took 9.6 s at
+    # a million passages, in the middle of some request.
+    gc.freeze()
+    return index
 
 
 def _read(settings: Settings) -> Index:
@@ -286,6 +321,7 @@ def _read(settings: Settings) -> Index:
         store=open_store(settings.store, root, root.name, settings.milvus_uri).load(),
         model_path=settings.model_path(),
         vocabulary_vectors=faiss.read_index(str(root / "vocabulary.faiss")),
+        lexicon=Lexicon.load(root),
     )
 
 

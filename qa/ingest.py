@@ -17,6 +17,7 @@ from pathlib import Path
 
 import blingfire
 
+from qa.integrity import checksum
 from qa.lines import Line, MappedText, Vocabulary, split_lines
 from qa.tables import TABLE_START, ParsedTable, is_continuation_header, parse_table
 from qa.text import parse_refs
@@ -187,7 +188,7 @@ def read_source(path: Path) -> str:
 def corpus_files(corpus: Path) -> dict[str, str]:
     """sha256 of every file that defines the corpus, by name."""
     names = ["documents.toml"] + [r["file"] for r in load_records(corpus)]
-    return {name: hashlib.sha256((corpus / name).read_bytes()).hexdigest() for name in names}
+    return {name: checksum(corpus / name) for name in names}
 
 
 def load_corpus(corpus: Path, chunking: ChunkingSettings = ChunkingSettings()) -> list[Document]:

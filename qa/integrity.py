@@ -16,6 +16,10 @@ import shutil
 from pathlib import Path
 
 MANIFEST = "manifest.json"
+# Checksums already worked out, by file identity and state (device, inode, size, modification and change
+# times in ns): a serving process checks its index and corpus every few seconds, and rehashing a
+# million-passage index (gigabytes) each time kept a core busy. Writing a file changes its times.
+_CHECKSUMS: dict[tuple, str] = {}
 _RENAME_EXCHANGE = 2  # linux/fs.h: atomically exchange two paths
 _AT_FDCWD = -100
 
@@ -35,7 +39,7 @@ def damage(folder: Path, records: dict[str, dict]) -> str | None:
         size = path.stat().st_size
         if size != record["bytes"]:
             return f"{name} is {size:,} bytes, not the {record['bytes']:,} it was written with (truncated or altered)"
-        if _sha256(path) != record["sha256"]:
+        if checksum(path) != record["sha256"]:
             return f"{name} does not match its checksum (altered or corrupt)"
     return None
 
@@ -71,6 +75,15 @@ def _exchange(a: Path, b: Path) -> bool:
     if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
         return False  # the file system or kernel cannot exchange: fall back to two renames
     raise OSError(code, os.strerror(code), str(b))
+
+
+def checksum(path: Path) -> str:
+    """sha256 of the file at ``path``, worked out again only when the file changed since the last time."""
+    state = path.stat()
+    key = (state.st_dev, state.st_ino, state.st_size, state.st_mtime_ns, state.st_ctime_ns)
+    if key not in _CHECKSUMS:
+        _CHECKSUMS[key] = _sha256(path)
+    return _CHECKSUMS[key]
 
 
 def _sha256(path: Path) -> str:

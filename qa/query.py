@@ -3,7 +3,9 @@
 Nothing here is a hand list of domain terms. Abbreviation pairs are mined from
 the papers ("multivesicular bodies (MVBs)"), spelling variants are kept only
 when the corpus uses the variant, and a follow-up borrows the previous turn's
-topic only when the new question cannot stand on its own.
+topic only when the new question cannot stand on its own. What the corpus holds
+(its words, terms and abbreviations) comes from the index's lexicon (``qa.lexicon``),
+worked out when the index was built.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from qa.lexicon import Lexicon
 from qa.text import GREEK_NAMES, WORD, index_terms, strip_refs, words
 
-_ABBREVIATION = re.compile(r"\(([A-Za-z][A-Za-z0-9\-]{1,9})\)")
 # British -> American spellings as general English rules (applied only when the result is a corpus word).
 _SPELLING_RULES = [
     ("ours", "ors"), ("our", "or"), ("isation", "ization"), ("ise", "ize"), ("ised", "ized"),
@@ -107,15 +109,25 @@ class Query:
 class QueryAnalyzer:
     """Turns a question (and the conversation so far) into a ``Query``."""
 
-    def __init__(self, documents, passages):
-        corpus_text = " ".join(p.text for p in passages)
-        self.vocabulary = {w.lower() for w in words(corpus_text)}
-        self.term_vocabulary = set(index_terms(corpus_text))
+    def __init__(self, documents, lexicon: Lexicon):
+        self.vocabulary = lexicon.words
+        self.term_vocabulary = lexicon.terms
         self._sorted_terms = sorted(self.term_vocabulary)
         # One letter shorter than a misspelling may be: a doubled letter (tumorr) makes it one longer.
         self._spellable = sorted(w for w in self.vocabulary if w.isalpha() and len(w) >= TYPO_MIN_LENGTH - 1)
-        self.abbreviations = mine_abbreviations(passages)
+        self.abbreviations = lexicon.abbreviations
         self.doc_names = _doc_names(documents)
+        # A name of word characters only is found among the question's words with one look-up; others
+        # (hyphenated surnames) by their own pattern. Searching 1,000 documents' names one pattern each
+        # took 60 ms a question (Python's pattern cache holds 512).
+        self._docs_by_word: dict[str, list[str]] = {}
+        self._name_patterns = []
+        for doc, names in self.doc_names.items():
+            for name in names:
+                if re.fullmatch(r"\w+", name):
+                    self._docs_by_word.setdefault(name, []).append(doc)
+                else:
+                    self._name_patterns.append((re.compile(rf"\b{name}\b"), doc))
         # Words that point at the papers rather than at their content: never search for them.
         self.meta_terms = set(index_terms(" ".join(
             _PAPER_WORDS | _COMPARE_CUES | _REPORTING_VERBS
@@ -274,7 +286,8 @@ class QueryAnalyzer:
 
     def _doc(self, text: str) -> str | None:
         low = text.lower()
-        named = {doc for doc, names in self.doc_names.items() if any(re.search(rf"\b{n}\b", low) for n in names)}
+        named = {doc for word in set(re.findall(r"\w+", low)) for doc in self._docs_by_word.get(word, ())}
+        named.update(doc for pattern, doc in self._name_patterns if pattern.search(low))
         return named.pop() if len(named) == 1 else None
 
 
@@ -298,46 +311,3 @@ def _doc_names(documents) -> dict[str, set[str]]:
         found.update(a.split()[-1].lower() for a in doc.authors)
         names[doc.id] = found
     return names
-
-
-def mine_abbreviations(passages) -> dict[str, list[str]]:
-    """Abbreviation -> long form pairs defined in the text, e.g. "mvbs" -> "multivesicular bodies".
-
-    A simplified Schwartz & Hearst (2003) match: the abbreviation's letters
-    must be found, in order, in the words just before the parenthesis, the
-    first letter opening a word.
-    """
-    pairs: dict[str, list[str]] = {}
-    for passage in passages:
-        for match in _ABBREVIATION.finditer(passage.text):
-            short = match.group(1)
-            if not any(c.isupper() for c in short):
-                continue
-            before = passage.text[: match.start()].split()[-(len(short) + 3):]
-            long_form = _long_form(short, before)
-            if long_form:
-                key = short.lower().rstrip("s") if short.endswith("s") and len(short) > 2 else short.lower()
-                forms = pairs.setdefault(key, [])
-                if long_form.lower() not in forms:
-                    forms.append(long_form.lower())
-    return pairs
-
-
-def _long_form(short: str, before: list[str]) -> str | None:
-    letters = [c.lower() for c in short if c.isalnum()]
-    if letters and short.endswith("s") and len(letters) > 2:
-        letters = letters[:-1]
-    text = " ".join(before)
-    s, t = len(letters) - 1, len(text) - 1
-    while s >= 0:
-        while t >= 0 and (text[t].lower() != letters[s] or (s == 0 and t > 0 and text[t - 1].isalnum())):
-            t -= 1
-        if t < 0:
-            return None
-        s -= 1
-        t -= 1
-    start = text.rfind(" ", 0, t + 1) + 1
-    long_form = text[start:].strip(" ,;:(\"“”‘’")
-    if len(long_form.split()) < 2 or len(long_form) <= len(short) + 1:
-        return None
-    return long_form

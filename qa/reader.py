@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from qa.index import Index, Unit
-from qa.retrieve import Retrieval
+from qa.retrieve import CANDIDATES, EXHAUSTIVE_MAX_ROWS, Retrieval
 from qa.text import index_terms, squash, strip_refs
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "data" / "reader.json"
@@ -106,6 +106,25 @@ SIGNALS = {
 }
 
 
+class _PerUnit(dict):
+    """unit id -> a value computed from the unit the first time it is asked for."""
+
+    def __init__(self, index: Index, compute):
+        super().__init__()
+        self._units, self._compute = index.unit_by_id, compute
+
+    def __missing__(self, unit_id: str):
+        value = self[unit_id] = self._compute(self._units[unit_id])
+        return value
+
+
+class _UnitsWhere(_PerUnit):
+    """The ids of the units that pass a test, each unit tested the first time it is looked for."""
+
+    def __contains__(self, unit_id: object) -> bool:
+        return bool(self[unit_id])
+
+
 @dataclass
 class Candidate:
     unit: Unit
@@ -121,15 +140,13 @@ class Reader:
     def __init__(self, index: Index, weights: ReaderWeights | None = None):
         self.index = index
         self.weights = weights or ReaderWeights.load()
-        self.unit_terms = {u.id: set(index_terms(u.text)) for u in index.units}
-        self._squashed = {u.id: squash(strip_refs(u.text)) for u in index.units}
-        df: dict[str, int] = {}
-        for terms in self.unit_terms.values():
-            for t in terms:
-                df[t] = df.get(t, 0) + 1
-        self.idf = {t: math.log(1 + len(index.units) / n) for t, n in df.items()}
+        # Per-unit inputs are worked out for the units questions retrieve, the first time each is read.
+        self.unit_terms = _PerUnit(index, lambda u: set(index_terms(u.text)))
+        self._squashed = _PerUnit(index, lambda u: squash(strip_refs(u.text)))
+        self._summaries = _UnitsWhere(index, self._states_summary)
+        lexicon = index.lexicon
+        self.idf = {t: math.log(1 + lexicon.units / n) for t, n in lexicon.unit_frequency.items()}
         self.max_idf = math.log(1 + len(index.units))
-        self._summaries = {u.id for u in index.units if self._states_summary(u)}
 
     # ---- scoring ------------------------------------------------------------------------
 
@@ -301,7 +318,8 @@ class Reader:
         """
         previous = strip_refs((history or [{}])[-1].get("answer", ""))
         whole = squash(previous)
-        found = {u.id: (whole.index(self._squashed[u.id]), u) for u in self.index.units
+        units = self._quotable(previous)
+        found = {u.id: (whole.index(self._squashed[u.id]), u) for u in units
                  if len(self._squashed[u.id]) > 25 and self._squashed[u.id] in whole}
         for quote in _SENTENCE_END.split(previous):
             if not _ELLIPSIS.search(quote):
@@ -309,10 +327,18 @@ class Reader:
             pieces = [p for p in map(squash, _ELLIPSIS.split(quote)) if p]
             if max(map(len, pieces), default=0) < 25:
                 continue
-            for u in self.index.units:
+            for u in units:
                 if u.id not in found and all(p in self._squashed[u.id] for p in pieces):
                     found[u.id] = (whole.index(pieces[0]), u)
         return [u for _, u in sorted(found.values(), key=lambda pair: pair[0])]
+
+    def _quotable(self, previous: str) -> list[Unit]:
+        """The units an answer may have quoted: all of a small corpus's, a large one's best by BM25 for the
+        answer's words (a quote holds all of its unit's)."""
+        if len(self.index.units) <= EXHAUSTIVE_MAX_ROWS:
+            return self.index.units
+        ranked = self.index.store.lexical("units", index_terms(previous), CANDIDATES)
+        return [self.index.units[p] for p in ranked.positions]
 
     def anchors(self, quoted: list[Unit]) -> set:
         """Where the previous answer was: its paragraphs (doc, number) and the unit ids right after its quotes.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from pathlib import Path
 
 # A bracketed citation such as [39], [25, 99], [61-64], [2, 3, 5-7] or [74–80].
 REF_BRACKET = re.compile(r"\[\s*(\d+(?:\s*[-–]\s*\d+)?(?:\s*,\s*\d+(?:\s*[-–]\s*\d+)?)*)\s*\]")
@@ -55,15 +56,19 @@ def squash(text: str) -> str:
     return "".join(ch for ch in text if ("a" <= ch <= "z") or ch.isdigit() or "\u03b1" <= ch <= "\u03c9")
 
 
-def _stopwords() -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+# scikit-learn's ENGLISH_STOP_WORDS (BSD licence), one a line: reading the file spares a serving process
+# scikit-learn's import (pandas, pyarrow: about 100 MB); tests/test_text.py checks it is the same list.
+STOP_WORDS_FILE = Path(__file__).resolve().parent / "data" / "english_stop_words.txt"
 
+
+def _stopwords() -> frozenset[str]:
+    english = STOP_WORDS_FILE.read_text(encoding="utf-8").split()
     # scikit-learn's list lacks the auxiliaries questions open with and the pieces of contractions
     # ("don't" -> don, t).
     negated = {"don", "doesn", "didn", "isn", "aren", "wasn", "weren", "won", "wouldn", "shouldn", "couldn", "hasn",
                "haven", "hadn", "can"}
     contractions = negated | {n + "t" for n in negated} | {"t", "ll", "ve", "re", "d", "m"}
-    return frozenset(ENGLISH_STOP_WORDS) | {"does", "did", "doing", "done", "s"} | contractions
+    return frozenset(english) | {"does", "did", "doing", "done", "s"} | contractions
 
 
 _STOP = _stopwords()

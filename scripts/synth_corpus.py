@@ -57,9 +57,7 @@ def generate(rows: int, out: Path, seed: int = 15) -> None:
     sample_windows[:, 2] = sample_windows[:, 0] + sample_windows[:, 1] - 1
     embedded = embed_texts(model, [_window_text(texts, w) for w in sample_windows])
     print(f"embedded {sample} windows in {time.perf_counter() - started:.0f} s")
-    centred = embedded - embedded.mean(axis=0)
-    eigenvalues, eigenvectors = np.linalg.eigh(np.cov(centred, rowvar=False))
-    shape = eigenvectors * np.sqrt(np.clip(eigenvalues, 0, None))
+    shape = noise_shape(embedded)
     vectors = np.lib.format.open_memmap(out / "vectors.npy", mode="w+", dtype="float32", shape=(rows, embedded.shape[1]))
     vectors[:sample] = embedded
     windows[:sample] = sample_windows
@@ -71,7 +69,7 @@ def generate(rows: int, out: Path, seed: int = 15) -> None:
         windows[start:stop, 1] = sample_windows[a, 1]
         windows[start:stop, 2] = sample_windows[b, 0] + sample_windows[b, 1] - 1
         alpha = rng.uniform(0, 0.5, (stop - start, 1)).astype("float32")
-        noise = rng.standard_normal((stop - start, shape.shape[1])).astype("float32") @ shape.T.astype("float32")
+        noise = rng.standard_normal((stop - start, shape.shape[1])).astype("float32") @ shape.T
         mixed = embedded[a] + alpha * embedded[b] + SIGMA * noise
         vectors[start:stop] = mixed / np.linalg.norm(mixed, axis=1, keepdims=True)
     vectors.flush()
@@ -79,6 +77,13 @@ def generate(rows: int, out: Path, seed: int = 15) -> None:
     np.save(out / "docs.npy", rng.integers(0, DOCUMENTS, rows).astype("int32"))
     (out / "units.json").write_text(json.dumps({"texts": texts, "terms": [index_terms(t) for t in texts]}))
     print(f"wrote {rows} passages to {out} in {time.perf_counter() - started:.0f} s")
+
+
+def noise_shape(embedded: np.ndarray) -> np.ndarray:
+    """A matrix that turns standard Gaussian noise (``z @ shape.T``) into noise with the covariance of ``embedded``."""
+    centred = embedded - embedded.mean(axis=0)
+    eigenvalues, eigenvectors = np.linalg.eigh(np.cov(centred, rowvar=False))
+    return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0, None))).astype("float32")
 
 
 def _window_text(texts: list[str], window) -> str:

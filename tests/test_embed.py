@@ -68,3 +68,15 @@ def test_concurrent_questions_share_model_calls_and_answer_as_asked_one_by_one(i
     concurrent = Pipeline(dataclasses.replace(index, _encoder=None))
     assert _answers(concurrent, questions, 16) == _answers(one_by_one, questions, 1)
     assert concurrent.index._encoder.calls < one_by_one.index._encoder.calls
+
+
+def test_serving_embeds_queries_as_sentence_transformers_does_bit_for_bit(index):
+    from qa.embed import MeanPoolingEncoder, _encode
+    from qa.index import load_model
+
+    assert isinstance(index.model, MeanPoolingEncoder)
+    reference = load_model(index.model_path)
+    questions = [q["question"] for q in load_questions(QUESTIONS)]
+    for question in questions[:30]:
+        assert np.array_equal(_encode(index.model, [question], 32), _encode(reference, [question], 32))
+    assert np.array_equal(_encode(index.model, questions, 32), _encode(reference, questions, 32))

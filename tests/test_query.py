@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from qa.query import QueryAnalyzer, mine_abbreviations
+from qa.query import QueryAnalyzer
 
 
 @pytest.fixture(scope="module")
 def analyzer(index):
-    return QueryAnalyzer(index.documents.values(), index.passages)
-
-
-def test_abbreviations_are_mined_from_the_papers(index):
-    pairs = mine_abbreviations(index.passages)
-    assert "multivesicular bodies" in pairs["mvb"]
-    assert "tumor-derived exosomes" in pairs["tde"]
-    assert "myeloid-derived suppressor cells" in pairs["mdsc"]
+    return QueryAnalyzer(index.documents.values(), index.lexicon)
 
 
 def test_abbreviation_and_long_form_expand_each_other(analyzer):

@@ -7,7 +7,7 @@ from qa.retrieve import HybridRetriever
 
 
 def search(index, question, fusion="linear"):
-    analyzer = QueryAnalyzer(index.documents.values(), index.passages)
+    analyzer = QueryAnalyzer(index.documents.values(), index.lexicon)
     return HybridRetriever(index, fusion=fusion).search(analyzer.analyze(question), k=10)
 
 

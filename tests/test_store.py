@@ -17,7 +17,7 @@ from qa.index import build_index, load_index
 from qa.query import QueryAnalyzer
 from qa.retrieve import HybridRetriever
 from qa.store import Rows
-from qa.stores.faiss_store import FLAT_MAX_ROWS, FaissStore
+from qa.stores.faiss_store import FLAT_MAX_ROWS, FaissStore, _bm25_scores
 from qa.text import index_terms
 
 pytest.importorskip("pymilvus", reason="the Milvus store needs the [milvus] extra (pymilvus, milvus-lite)")
@@ -89,10 +89,18 @@ def test_the_faiss_store_searches_a_large_collection_approximately_and_still_fin
 
 
 def _top10(index, questions):
-    analyzer = QueryAnalyzer(index.documents.values(), index.passages)
+    analyzer = QueryAnalyzer(index.documents.values(), index.lexicon)
     retriever = HybridRetriever(index)
     return [[h.passage.id for h in retriever.search(analyzer.analyze(q["question"], q.get("history") or []), k=10).hits]
             for q in questions]
+
+
+def test_the_faiss_stores_bm25_scores_are_bm25s_own(index):
+    bm25 = index.store._bm25_index("units")
+    for question in load_questions(QUESTIONS):
+        terms = index_terms(question["question"]) + ["unknownterm"]
+        expected = np.asarray(bm25.get_scores(terms), dtype="float32")
+        assert np.array_equal(_bm25_scores(bm25, terms), expected)
 
 
 def test_milvus_top10_passages_overlap_the_faiss_stores(index, milvus_index):
