@@ -123,6 +123,12 @@ def floor(settings: Settings, questions: list[str]) -> dict:
     return {**percentiles("embed", embed), **percentiles("bm25", lexical)}
 
 
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """A process's peak resident memory (VmHWM; ru_maxrss would carry a spawning parent's over an exec)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024
+
+
 def percentiles(name: str, samples: list[float]) -> dict:
     ordered = sorted(samples)
 
@@ -180,8 +186,7 @@ class Server:
         return samples, len(questions) / (time.perf_counter() - started)
 
     def peak_rss_mb(self) -> float:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024
+        return peak_rss_mb(self.process.pid)
 
     def __exit__(self, *exc) -> None:
         self.process.terminate()

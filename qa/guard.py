@@ -156,7 +156,8 @@ class Guard:
                 group.start_soon(run)
                 with anyio.move_on_after(self.settings.request_timeout_s):
                     await done.wait()
-                if not done.is_set() and not started:
+                # Nothing sent yet: the work overran, or the deadline stopped it inside the timer's last moment.
+                if not started:
                     timed_out = True
                     limit = self.settings.request_timeout_s
                     log.warning("request over the time limit", extra={

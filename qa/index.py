@@ -205,20 +205,21 @@ def _build(settings: Settings, progress: bool) -> dict:
     texts = {"passages": [p.text for p in passages], "units": [u.text for u in units], "vocabulary": corpus_words(passages)}
     vectors = _embed_all(settings, texts, progress)
     terms = {name: [index_terms(t) for t in texts[name]] for name in COLLECTIONS}
-    return write_index(settings, documents, texts["vocabulary"], terms, vectors, started)
+    return write_index(settings, documents, texts["vocabulary"], terms, vectors, started, units)
 
 
 def write_index(settings: Settings, documents: list[Document], vocabulary: list[str], terms: dict[str, list[list[str]]],
-                vectors: dict[str, np.ndarray], started: float) -> dict:
+                vectors: dict[str, np.ndarray], started: float, units: list[Unit] | None = None) -> dict:
     """Write an index of ``documents`` to ``settings.index_dir`` in one swap; returns its manifest.
 
     ``terms`` and ``vectors`` hold each collection's rows (passages, answer units) in order, ``vectors`` also
-    the ``vocabulary`` words' rows; ``started`` is when the build began (``time.perf_counter()``).
+    the ``vocabulary`` words' rows; ``started`` is when the build began (``time.perf_counter()``); ``units``,
+    the documents' answer units when the caller has them already.
     """
     import faiss
 
     passages = [p for doc in documents for p in doc.passages]
-    units = answer_units(passages)
+    units = answer_units(passages) if units is None else units
     records = {"passages": passages, "units": units}
     target = settings.index_dir
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ _AT_FDCWD = -100
 
 def file_records(folder: Path) -> dict[str, dict]:
     """``{relative path: {"bytes", "sha256"}}`` of every file under ``folder`` except the manifest."""
-    return {str(path.relative_to(folder)): {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+    return {str(path.relative_to(folder)): {"bytes": path.stat().st_size, "sha256": checksum(path)}
             for path in sorted(folder.rglob("*")) if path.is_file() and path.name != MANIFEST}
 
 

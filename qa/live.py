@@ -42,16 +42,12 @@ class LiveIndex:
             threading.Thread(target=self._check, name="index-check", daemon=True).start()
         return self.pipeline
 
-    def following(self) -> "_Following":
-        """A stand-in for the pipeline, for front doors built once with one (MCP, /v1): each use goes to the
-        pipeline current at that moment, so they follow a reload too."""
-        return _Following(self)
-
     def status(self) -> dict:
         """For /api/health: the served index, and whether it is the current one on disk."""
-        manifest = self.index.manifest
+        manifest = self.index.manifest  # one read: a switch in between cannot mix two indexes' figures
         return {"loaded": True, "current": self.reason is None, "reason": self.reason,
-                "built_at": manifest["built_at"], "passages": manifest["passages"], "units": manifest["units"]}
+                "built_at": manifest["built_at"], "passages": manifest["passages"], "units": manifest["units"],
+                "model": manifest["model"], "documents": manifest["documents"]}
 
     def _check(self) -> None:
         try:
@@ -81,11 +77,3 @@ class LiveIndex:
             return json.loads((self.settings.index_dir / MANIFEST).read_text())
         except (OSError, ValueError):
             return None
-
-
-class _Following:
-    def __init__(self, live: LiveIndex):
-        self._live = live
-
-    def __getattr__(self, name: str):
-        return getattr(self._live.current(), name)

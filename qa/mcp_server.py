@@ -8,6 +8,7 @@ clients show the model only that text; the structured copy is the view's data wi
 # No "from __future__ import annotations": the SDK reads the tools' annotations, which name models imported
 # inside build_mcp_server, when they are registered.
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -54,15 +55,15 @@ class FetchResult(BaseModel):
     metadata: dict[str, Any]
 
 
-def build_mcp_server(pipeline: Pipeline, settings: Settings) -> MCPServer:
-    """The MCP server over ``pipeline``: tools ask, cite, search, fetch, documents, references and two resources.
+def build_mcp_server(current: Callable[[], Pipeline], settings: Settings) -> MCPServer:
+    """The MCP server over the pipeline ``current()`` returns at each call (a rebuilt index is followed):
+    tools ask, cite, search, fetch, documents, references and two resources.
 
     Links point at the server that received the request, or at ``settings``' host and port over stdio.
     """
     # The request and answer models of POST /api/ask; imported here because qa.service builds this server.
     from qa.service import AskRequest, AskResponse, Turn
 
-    index = pipeline.index
     server = MCPServer("exosome-qa", title="Exosomes in cancer: cited answers", instructions=INSTRUCTIONS,
                        version="0.1.0", log_level="WARNING")
     fallback_base_url = f"http://{settings.host}:{settings.port}"
@@ -91,7 +92,7 @@ def build_mcp_server(pipeline: Pipeline, settings: Settings) -> MCPServer:
             request = AskRequest(question=question, history=history or [], top_k=top_k)
         except ValidationError as exc:
             raise ToolError(_validation_message(exc)) from exc
-        data = views.ask_view(pipeline, request.question, [t.model_dump() for t in request.history], request.top_k)
+        data = views.ask_view(current(), request.question, [t.model_dump() for t in request.history], request.top_k)
         return _result(cited_text.answer_text(data, base_url(ctx)).text, data, base_url(ctx))
 
     @server.tool(annotations=READ_ONLY, title="Find support for a claim")
@@ -103,7 +104,7 @@ def build_mcp_server(pipeline: Pipeline, settings: Settings) -> MCPServer:
         Use this to check or source a statement before stating it; an empty result means the reviews do not
         support it.
         """
-        data = views.cite_view(pipeline, claim.strip())
+        data = views.cite_view(current(), claim.strip())
         return _result(cited_text.cite_text(data, base_url(ctx)), data, base_url(ctx))
 
     @server.tool(annotations=READ_ONLY, title="Search passages")
@@ -113,8 +114,9 @@ def build_mcp_server(pipeline: Pipeline, settings: Settings) -> MCPServer:
 
         Use fetch with an id to read a whole passage. Prefer ask for a direct answer.
         """
+        pipeline = current()
         data = views.ask_view(pipeline, query.strip(), [], SEARCH_RESULTS)
-        results = [{"id": p["id"], "title": f"{index.documents[p['doc']].title} - {p['section']}",
+        results = [{"id": p["id"], "title": f"{pipeline.index.documents[p['doc']].title} - {p['section']}",
                     "url": base_url(ctx) + p["url"], "text": p["text"]} for p in data["passages"]]
         return _result(cited_text.search_text(results), {"results": results}, base_url(ctx))
 
@@ -123,7 +125,7 @@ def build_mcp_server(pipeline: Pipeline, settings: Settings) -> MCPServer:
                                                    "e.g. 'zhang2015-p002-0' or 'bae2018-t1-r04'.")],
               ctx: Context) -> Annotated[CallToolResult, FetchResult]:
         """Read one passage of the reviews in full, with its section, the paper's references and its neighbours."""
-        data = _view(views.passage_view, index, id)
+        data = _view(views.passage_view, current().index, id)
         passage, document = data["passage"], data["document"]
         record = {"id": passage["id"], "title": f"{document['title']} - {passage['label'] or passage['section']}",
                   "text": passage["text"], "url": base_url(ctx) + passage["url"],
@@ -135,7 +137,7 @@ def build_mcp_server(pipeline: Pipeline, settings: Settings) -> MCPServer:
     @server.tool(annotations=READ_ONLY, title="List the papers")
     def documents(ctx: Context) -> Annotated[CallToolResult, dict[str, Any]]:
         """List the two review papers this server answers from: ids, full references, size, links."""
-        data = views.documents_view(index)
+        data = views.documents_view(current().index)
         return _result(cited_text.documents_text(data, base_url(ctx)), data, base_url(ctx))
 
     @server.tool(annotations=READ_ONLY, title="Sentences citing a reference")
@@ -146,18 +148,18 @@ def build_mcp_server(pipeline: Pipeline, settings: Settings) -> MCPServer:
 
         Use this to see what a paper says on the strength of one of its references.
         """
-        data = _view(views.refs_view, index, doc, n)
+        data = _view(views.refs_view, current().index, doc, n)
         return _result(cited_text.refs_text(data, base_url(ctx)), data, base_url(ctx))
 
     @server.resource("passage://{passage_id}", name="passage", mime_type="text/plain",
                      description="One passage of a paper, with its section, references and link.")
     def passage_resource(passage_id: str, ctx: Context) -> str:
-        return cited_text.passage_text(_read(views.passage_view, index, passage_id), base_url(ctx))
+        return cited_text.passage_text(_read(views.passage_view, current().index, passage_id), base_url(ctx))
 
     @server.resource("document://{doc}", name="document", mime_type="text/plain",
                      description="A whole paper, passage by passage under its sections, with passage ids.")
     def document_resource(doc: str, ctx: Context) -> str:
-        return cited_text.document_text(_read(views.document_view, index, doc), base_url(ctx))
+        return cited_text.document_text(_read(views.document_view, current().index, doc), base_url(ctx))
 
     return server
 

@@ -12,7 +12,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Literal
 
 from fastapi import APIRouter, Request
@@ -71,8 +71,8 @@ class ChatCompletionRequest(BaseModel):
     stream: bool = False
 
 
-def chat_router(pipeline: Pipeline) -> APIRouter:
-    """The /v1 routes over ``pipeline``."""
+def chat_router(current: Callable[[], Pipeline]) -> APIRouter:
+    """The /v1 routes over the pipeline ``current()`` returns at each request."""
     # The request model of POST /api/ask, whose rules the question and history must meet here too.
     from qa.service import AskRequest
 
@@ -98,7 +98,7 @@ def chat_router(pipeline: Pipeline) -> APIRouter:
                 ask = AskRequest(question=question, history=history)
             except ValidationError as exc:
                 raise RequestValidationError(exc.errors()) from exc
-            data = views.ask_view(pipeline, ask.question, [t.model_dump() for t in ask.history])
+            data = views.ask_view(current(), ask.question, [t.model_dump() for t in ask.history])
             reply = cited_text.answer_text(data, str(request.base_url).rstrip("/"))
             content, annotations = reply.text, [_annotation(q) for q in reply.quotes]
         completion = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": MODEL_ID}

@@ -241,10 +241,10 @@ class Reader:
         if not candidates:
             return []
         query = retrieval.query
-        if query.follow_up and not query.topic_terms and quoted and not asks_beyond(query):
-            # "Which reference supports that?": the sentences the previous answer quoted, with their refs.
-            return quoted[:3]
         if query.follow_up and not query.topic_terms and quoted:
+            if not asks_beyond(query):
+                # "Which reference supports that?": the sentences the previous answer quoted, with their refs.
+                return quoted[:3]
             # "Why is that?" names nothing of its own: the answer goes on where the previous one was quoted.
             candidates = [c for c in candidates if c.anchored] or candidates
         best = candidates[0]

@@ -52,10 +52,10 @@ EXAMPLE_ANSWER = {
 # Validated by check_text / check_words (their messages say what is wrong); the schema publishes the same rules.
 Text = Annotated[str, AfterValidator(check_text), Field(json_schema_extra={"pattern": TEXT_PATTERN})]
 _WORDS_SCHEMA = {"pattern": WORDS_PATTERN, "maxLength": MAX_QUESTION_CHARS}
-Words = Annotated[str, AfterValidator(lambda value: check_words(value, MAX_QUESTION_CHARS)),
+_CHECK_WORDS = AfterValidator(lambda value: check_words(value, MAX_QUESTION_CHARS))
+Words = Annotated[str, _CHECK_WORDS,
                   Field(description=f"1 to {MAX_QUESTION_CHARS} characters of text.", json_schema_extra=_WORDS_SCHEMA)]
-WordsParam = Annotated[str, Query(json_schema_extra=_WORDS_SCHEMA),
-                       AfterValidator(lambda value: check_words(value, MAX_QUESTION_CHARS))]
+WordsParam = Annotated[str, Query(json_schema_extra=_WORDS_SCHEMA), _CHECK_WORDS]
 
 
 def _json_integer(value: object) -> object:
@@ -149,7 +149,7 @@ def create_app(settings: Settings | None = None, index: Index | None = None) -> 
     from qa.mcp_server import build_mcp_server, streamable_http_routes
     from qa.openai_api import chat_router
 
-    mcp = build_mcp_server(live.following(), settings)
+    mcp = build_mcp_server(live.current, settings)
     mcp_routes = streamable_http_routes(mcp, settings)
     app = FastAPI(title="exosome-qa", version="0.1.0", lifespan=lambda _: mcp.session_manager.run(),
                   responses=ERROR_RESPONSES, docs_url=None,
@@ -157,7 +157,7 @@ def create_app(settings: Settings | None = None, index: Index | None = None) -> 
     app.state.live = live
     app.state.mcp = mcp
     app.router.routes.extend(mcp_routes)
-    app.include_router(chat_router(live.following()))
+    app.include_router(chat_router(live.current))
     if settings.api_key:
         app.add_middleware(APIKeyMiddleware, key=settings.api_key)
     templates = Jinja2Templates(directory=str(settings.web_dir / "templates"))
@@ -174,10 +174,8 @@ def create_app(settings: Settings | None = None, index: Index | None = None) -> 
     @app.get("/api/health", tags=["api"], operation_id="health")
     def health() -> dict:
         """Whether the service answers, from which index, and whether that is the current one on disk."""
-        manifest = live.index.manifest
         live.current()  # a health check alone is enough to notice a rebuilt index
-        return {"status": "ok", **live.status(), "model": manifest["model"], "documents": manifest["documents"],
-                "requests": {"active": admission.active, "waiting": admission.waiting}}
+        return {"status": "ok", **live.status(), "requests": {"active": admission.active, "waiting": admission.waiting}}
 
     @app.post("/api/ask", response_model=AskResponse, tags=["api"], operation_id="ask")
     def ask(body: AskRequest) -> dict:

@@ -137,10 +137,10 @@ def _measure(variant: str, size: int, corpus: str, work: str, queries: np.ndarra
 def _build(variant: str, vectors: np.ndarray):
     import faiss
 
-    from qa.stores.faiss_store import IVF_KMEANS_ITERATIONS, IVF_LISTS_PER_SQRT_ROW, IVF_TRAIN_PER_LIST
+    from qa.stores.faiss_store import ivf_lists, train_ivf
 
     dimension, size = vectors.shape[1], len(vectors)
-    lists = int(IVF_LISTS_PER_SQRT_ROW * np.sqrt(size))
+    lists = ivf_lists(size)
     if variant == "flat":
         index = faiss.IndexFlatIP(dimension)
     elif variant == "hnsw":
@@ -151,9 +151,7 @@ def _build(variant: str, vectors: np.ndarray):
     else:
         index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dimension), dimension, lists, PQ_M, 8, faiss.METRIC_INNER_PRODUCT)
     if not index.is_trained:
-        index.cp.niter = IVF_KMEANS_ITERATIONS
-        sample = np.random.default_rng(0).choice(size, min(size, IVF_TRAIN_PER_LIST * lists), replace=False)
-        index.train(np.ascontiguousarray(vectors[np.sort(sample)]))
+        train_ivf(index, vectors)
     for start in range(0, size, 100_000):
         index.add(np.ascontiguousarray(vectors[start:start + 100_000]))
     return index
@@ -221,9 +219,9 @@ def _measure_bm25(size: int, corpus: Path, work: Path) -> dict:
 
 
 def _peak_rss_mb() -> int:
-    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across the spawn's exec.
-    status = Path("/proc/self/status").read_text()
-    return round(int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024)
+    from qa.bench import peak_rss_mb
+
+    return round(peak_rss_mb())
 
 
 def _percentiles(name: str, samples: list[float]) -> dict:

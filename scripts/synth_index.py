@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from synth_corpus import SIGMA, noise_shape  # noqa: E402
+from synth_corpus import CHUNK_ROWS, DOCUMENTS, SIGMA, noise_shape  # noqa: E402
 
 from qa.embed import embed_texts  # noqa: E402
 from qa.index import answer_units, corpus_words, load_model, write_index  # noqa: E402
@@ -36,10 +36,8 @@ from qa.lock import build_lock  # noqa: E402
 from qa.settings import Settings, offline  # noqa: E402
 from qa.text import index_terms  # noqa: E402
 
-DOCUMENTS = 1000
 WINDOW = 5
 RUN_SENTENCES = (3, 6)
-CHUNK_ROWS = 100_000
 
 
 def generate(passages: int, out: Path, seed: int = 15) -> dict:

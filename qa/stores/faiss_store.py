@@ -11,6 +11,7 @@ parameters are saved beside the files and recorded in the manifest.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,9 @@ IVF_KMEANS_ITERATIONS = 10
 # Lists searched per query: the smallest measured with recall@10 >= 0.95 of Flat at 100k and 1M rows.
 IVF_NPROBE = 32
 SETTINGS_FILE = "faiss_store.json"
+# Term lists whose BM25 scores a store keeps: one question searches a collection with the same terms
+# several times (the whole collection and a named paper; each paper of a comparison).
+SCORED_QUERIES = 8
 
 
 class FaissStore:
@@ -44,7 +48,9 @@ class FaissStore:
         self._vectors: dict[str, object] = {}
         self._bm25: dict[str, object] = {}
         self._codes: dict[str, np.ndarray] = {}
+        self._doc_rows: dict[tuple[str, str], np.ndarray] = {}
         self._selectors: dict[tuple[str, str], object] = {}
+        self._scores = lru_cache(maxsize=SCORED_QUERIES)(self._bm25_scores)
         self._settings = (json.loads((self.root / SETTINGS_FILE).read_text())
                           if (self.root / SETTINGS_FILE).is_file() else {"documents": [], "collections": {}})
 
@@ -54,10 +60,7 @@ class FaissStore:
 
         vector_index = _vector_index(rows.vectors.shape[1], len(rows.docs))
         if not vector_index.is_trained:
-            vector_index.cp.niter = IVF_KMEANS_ITERATIONS
-            sample = np.random.default_rng(0).choice(len(rows.vectors), min(len(rows.vectors), IVF_TRAIN_PER_LIST * vector_index.nlist),
-                                                     replace=False)
-            vector_index.train(rows.vectors[np.sort(sample)])
+            train_ivf(vector_index, rows.vectors)
         vector_index.add(rows.vectors)
         faiss.write_index(vector_index, str(self.root / f"{collection}.faiss"))
         bm25 = bm25s.BM25()
@@ -94,9 +97,12 @@ class FaissStore:
         # bm25s cannot score an empty query ("what is it?" has no terms left after stop words).
         if not terms:
             return Ranked.empty()
-        scores = _bm25_scores(self._bm25_index(collection), terms)
+        # The cached array is shared between searches: read it, never write it.
+        scores = self._scores(collection, tuple(terms))
         if doc is not None:
-            scores = np.where(self._doc_codes(collection) == self._doc_code(doc), scores, np.float32(0))
+            rows, in_doc = self._rows_of(collection, doc), np.zeros_like(scores)
+            in_doc[rows] = scores[rows]
+            scores = in_doc
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")]
@@ -136,13 +142,23 @@ class FaissStore:
         documents = self._settings["documents"]
         return documents.index(doc) if doc in documents else -1
 
+    def _rows_of(self, collection: str, doc: str) -> np.ndarray:
+        """The rows of ``collection`` that belong to ``doc``, found once."""
+        if (collection, doc) not in self._doc_rows:
+            self._doc_rows[(collection, doc)] = np.flatnonzero(
+                self._doc_codes(collection) == self._doc_code(doc)).astype("int64")
+        return self._doc_rows[(collection, doc)]
+
     def _selector(self, collection: str, doc: str):
         if (collection, doc) not in self._selectors:
             import faiss
 
-            rows = np.flatnonzero(self._doc_codes(collection) == self._doc_code(doc)).astype("int64")
+            rows = self._rows_of(collection, doc)
             self._selectors[(collection, doc)] = faiss.IDSelectorBatch(rows) if len(rows) else None
         return self._selectors[(collection, doc)]
+
+    def _bm25_scores(self, collection: str, terms: tuple[str, ...]) -> np.ndarray:
+        return _bm25_scores(self._bm25_index(collection), list(terms))
 
     def load(self) -> "FaissStore":
         """Read every collection now, so that no request pays for it."""
@@ -155,7 +171,9 @@ class FaissStore:
     def close(self) -> None:
         self._vectors.clear()
         self._bm25.clear()
+        self._doc_rows.clear()
         self._selectors.clear()
+        self._scores.cache_clear()
 
 
 def _bm25_scores(bm25, terms: list[str]) -> np.ndarray:
@@ -179,8 +197,21 @@ def _vector_index(dimension: int, rows: int):
 
     if rows <= FLAT_MAX_ROWS:
         return faiss.IndexFlatIP(dimension)
-    lists = int(IVF_LISTS_PER_SQRT_ROW * np.sqrt(rows))
-    return faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
+    return faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, ivf_lists(rows), faiss.METRIC_INNER_PRODUCT)
+
+
+def ivf_lists(rows: int) -> int:
+    """Inverted lists for a collection of ``rows`` rows (IVF_LISTS_PER_SQRT_ROW x sqrt(rows))."""
+    return int(IVF_LISTS_PER_SQRT_ROW * np.sqrt(rows))
+
+
+def train_ivf(vector_index, vectors: np.ndarray) -> None:
+    """Train an inverted file's lists: IVF_KMEANS_ITERATIONS rounds of k-means on IVF_TRAIN_PER_LIST rows a
+    list, the same seeded sample every time (the store and scripts/bench_scale.py build alike)."""
+    vector_index.cp.niter = IVF_KMEANS_ITERATIONS
+    sample = np.random.default_rng(0).choice(len(vectors), min(len(vectors), IVF_TRAIN_PER_LIST * vector_index.nlist),
+                                             replace=False)
+    vector_index.train(np.ascontiguousarray(vectors[np.sort(sample)]))
 
 
 def _describe(vector_index) -> dict:
