@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.query import PARAPHRASE_SIMILARITY
 from qa.text import strip_refs
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -21,21 +22,12 @@ FEATURES = ["top_dense", "coverage", "top_score", "foreign_share", "unknown_fore
             "missing_rarest", "number_missing", "follows_previous_answer", "unknown_share", "top_overlap",
             "asked_for_missing", "follow_up"]
 # Cosine of a word with its nearest corpus word: at 0.4 or below it is foreign to the papers, at
-# 0.7 or above a paraphrase of a word they use (drawback ~ disadvantages 0.62, epithelium ~
-# epithelial 0.85, sourdough ~ producing 0.43: measured with the bundled MiniLM).
-_FOREIGN, _FAMILIAR = 0.4, 0.7
+# PARAPHRASE_SIMILARITY (0.7) or above a paraphrase of a word they use (drawback ~ disadvantages 0.62,
+# epithelium ~ epithelial 0.85, sourdough ~ producing 0.43: measured with the bundled MiniLM).
+_FOREIGN = 0.4
 
 
-@dataclass
-class UnknownWords:
-    """Question words the papers never use, with each one's cosine to its nearest corpus word."""
-
-    words: list[str]
-    similarity: list[float]
-    content_words: int
-
-
-def features(query, candidates, chosen, unknown: UnknownWords, missing_rarest: float = 0.0,
+def features(query, candidates, chosen, missing_rarest: float = 0.0,
              coverage: float = 0.0, asked: str | None = None) -> list[float]:
     """The numbers abstention looks at, in FEATURES order.
 
@@ -58,20 +50,21 @@ def features(query, candidates, chosen, unknown: UnknownWords, missing_rarest: f
     """
     top = candidates[0] if candidates else None
     second = candidates[1].score if len(candidates) > 1 else 0.0
-    foreign = [_rarity(w) * min(1.0, max(0.0, (_FAMILIAR - s) / (_FAMILIAR - _FOREIGN)))
-               for w, s in zip(unknown.words, unknown.similarity)]
+    foreign = [_rarity(w) * min(1.0, max(0.0, (PARAPHRASE_SIMILARITY - s) / (PARAPHRASE_SIMILARITY - _FOREIGN)))
+               for w, s in query.unknown]
+    content = query.content_words
     return [
         top.dense if top else 0.0,
         coverage,
         top.score if top else 0.0,
-        sum(foreign) / unknown.content_words if unknown.content_words else 0.0,
+        sum(foreign) / content if content else 0.0,
         max(foreign, default=0.0),
         (top.score - second) if top else 0.0,
         missing_rarest,
         1.0 if query.wants_quantity and not any(re.search(query.quantity_form, strip_refs(u.text), re.I)
                                                  for u in chosen) else 0.0,
         1.0 if top and top.anchored else 0.0,
-        len(unknown.words) / unknown.content_words if unknown.content_words else 0.0,
+        len(query.unknown) / content if content else 0.0,
         top.signals.get("overlap", 0.0) if top else 0.0,
         1.0 if asked and not (top and top.signals.get("asked_for")) else 0.0,
         1.0 if query.context else 0.0,
@@ -99,6 +92,10 @@ MAX_FALSE_ABSTAIN = 0.10
 # Answers the high band must hold before its accuracy is trusted.
 HIGH_BAND_MIN_ANSWERS = 20
 CV_FOLDS = 5
+# Cross-validation is repeated over this many shuffles of the questions into folds, and each question's
+# held-out probabilities averaged: the one split GroupKFold makes unshuffled gave a threshold of 0.40 where
+# 10 and 20 shuffles averaged give 0.38-0.39 (the same questions and features).
+CV_REPEATS = 20
 
 
 @dataclass
@@ -145,9 +142,9 @@ class Abstainer:
             styles: list[str] | None = None) -> "Abstainer":
         """Fit both models on questions' features, whether each is answerable, and whether the reader's
         answer to it is right. With probabilities cross-validated by group (a follow-up stays with the
-        question it follows): the threshold is the one that gets the most questions right (answered
-        right, or abstained when unanswerable) while abstaining on at most MAX_FALSE_ABSTAIN of the
-        answerable ones; "high" is the lowest p(right) from which on, at every floor, HIGH_CONFIDENCE_ACCURACY
+        question it follows; CV_REPEATS shuffles averaged): the threshold is the one that gets the most
+        questions right (answered right, or abstained when unanswerable) while abstaining on at most
+        MAX_FALSE_ABSTAIN of the answerable ones; "high" is the lowest p(right) from which on, at every floor, HIGH_CONFIDENCE_ACCURACY
         of the answers given were right, over all questions and within each style of asking (``styles``:
         the question set each came from), so the band holds for people's questions, not only on average."""
         import numpy as np
@@ -158,8 +155,9 @@ class Abstainer:
             return LogisticRegression(C=3.0, class_weight="balanced", max_iter=2000)
 
         def held_out(targets):
-            return cross_val_predict(model(), rows, targets, cv=GroupKFold(CV_FOLDS), groups=groups,
-                                     method="predict_proba")[:, 1]
+            return np.mean([cross_val_predict(model(), rows, targets, groups=groups, method="predict_proba",
+                                              cv=GroupKFold(CV_FOLDS, shuffle=True, random_state=seed))[:, 1]
+                            for seed in range(CV_REPEATS)], axis=0)
 
         labels, correct = np.asarray(answerable), np.asarray(right) & np.asarray(answerable)
         p_answerable, p_right = held_out(labels), held_out(correct)

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from qa import deadline
-from qa.abstain import Abstainer, UnknownWords, features
+from qa.abstain import Abstainer, features
 from qa.citations import Citation, Quote, cite
 from qa.index import Index, Unit
 from qa.query import QueryAnalyzer
@@ -58,7 +58,7 @@ class Pipeline:
                  abstainer: Abstainer | None = None, weights: ReaderWeights | None = None,
                  dense_weight: float = 0.6):
         self.index = index
-        self.analyzer = QueryAnalyzer(index.documents.values(), index.lexicon)
+        self.analyzer = QueryAnalyzer(index.documents.values(), index.lexicon, index.nearest_words)
         self.retriever = HybridRetriever(index, fusion=fusion, dense_weight=dense_weight)
         self.reader = Reader(index, weights)
         self.expand_queries = expand_queries
@@ -137,9 +137,7 @@ class Pipeline:
         answered = set().union(*(self.reader.unit_terms[u.id] for u in chosen)) if chosen else set()
         weights = {t: self.reader.idf.get(t, 0.5 * self.reader.max_idf) for t in set(query.topic_terms)}
         coverage = sum(w for t, w in weights.items() if t in answered) / (sum(weights.values()) or 1.0)
-        found, content = self.analyzer.unknown_words(query)
-        unknown = UnknownWords(found, self.index.nearest_word_similarity(found), content)
-        return features(query, candidates, chosen, unknown, missing, coverage, asked_for(query))
+        return features(query, candidates, chosen, missing, coverage, asked_for(query))
 
     def _read(self, question: str, history: list[dict] | None, k: int = 10, timing: dict | None = None):
         """Understand, retrieve and score candidate units for ``question``; also the units the previous

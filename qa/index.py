@@ -66,7 +66,8 @@ class Index:
     units: list[Unit]
     store: RetrievalStore  # the "passages" and "units" collections, rows in the order of the lists above
     model_path: str
-    vocabulary_vectors: object  # one row per word of vocabulary.json
+    vocabulary: list[str]  # the corpus words (``corpus_words``), one row each of ``vocabulary_vectors``
+    vocabulary_vectors: object
     lexicon: Lexicon
     _model: object = None
     _encoder: QueryEncoder | None = None
@@ -85,12 +86,12 @@ class Index:
             self._model = load_query_model(self.model_path)
         return self._model
 
-    def nearest_word_similarity(self, words: list[str]) -> list[float]:
-        """For each word, the cosine of its embedding with the nearest word the corpus uses."""
+    def nearest_words(self, words: list[str]) -> list[tuple[str, float]]:
+        """For each word, the corpus word nearest to it in meaning and the cosine of their embeddings."""
         if not words:
             return []
-        scores, _ = self.vocabulary_vectors.search(self.embed(words), 1)
-        return [float(s) for s in scores[:, 0]]
+        scores, rows = self.vocabulary_vectors.search(self.embed(words), 1)
+        return [(self.vocabulary[row], float(score)) for score, row in zip(scores[:, 0], rows[:, 0])]
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Normalised embeddings of ``texts`` (float32, one row each; cached, read-only), embedded together."""
@@ -321,6 +322,7 @@ def _read(settings: Settings) -> Index:
         units=answer_units(passages),
         store=open_store(settings.store, root, root.name, settings.milvus_uri).load(),
         model_path=settings.model_path(),
+        vocabulary=json.loads((root / "vocabulary.json").read_text()),
         vocabulary_vectors=faiss.read_index(str(root / "vocabulary.faiss")),
         lexicon=Lexicon.load(root),
     )

@@ -20,7 +20,8 @@ from starlette.routing import BaseRoute
 
 from qa import cited_text, views
 from qa.answer import Pipeline
-from qa.settings import Settings
+from qa.settings import MAX_QUESTION_CHARS, Settings
+from qa.validate import check_words
 
 MCP_PATH = "/mcp"
 # Passages a search returns: as many as the ask view lists by default.
@@ -96,7 +97,7 @@ def build_mcp_server(current: Callable[[], Pipeline], settings: Settings) -> MCP
         return _result(cited_text.answer_text(data, base_url(ctx)).text, data, base_url(ctx))
 
     @server.tool(annotations=READ_ONLY, title="Find support for a claim")
-    def cite(claim: Annotated[str, Field(min_length=1, max_length=1000,
+    def cite(claim: Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS,
                                          description="A statement to look up, e.g. a sentence you wrote.")],
              ctx: Context) -> Annotated[CallToolResult, dict[str, Any]]:
         """Find which passages of the two reviews support a claim, best first, each with its best sentence.
@@ -104,18 +105,18 @@ def build_mcp_server(current: Callable[[], Pipeline], settings: Settings) -> MCP
         Use this to check or source a statement before stating it; an empty result means the reviews do not
         support it.
         """
-        data = views.cite_view(current(), claim.strip())
+        data = views.cite_view(current(), _words(claim, "claim"))
         return _result(cited_text.cite_text(data, base_url(ctx)), data, base_url(ctx))
 
     @server.tool(annotations=READ_ONLY, title="Search passages")
-    def search(query: Annotated[str, Field(min_length=1, max_length=1000, description="Words to search for.")],
+    def search(query: Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="Words to search for.")],
                ctx: Context) -> Annotated[CallToolResult, SearchResults]:
         """Search the two reviews for passages about a topic; returns passage ids, titles, links and text.
 
         Use fetch with an id to read a whole passage. Prefer ask for a direct answer.
         """
         pipeline = current()
-        data = views.ask_view(pipeline, query.strip(), [], SEARCH_RESULTS)
+        data = views.ask_view(pipeline, _words(query, "query"), [], SEARCH_RESULTS)
         results = [{"id": p["id"], "title": f"{pipeline.index.documents[p['doc']].title} - {p['section']}",
                     "url": base_url(ctx) + p["url"], "text": p["text"]} for p in data["passages"]]
         return _result(cited_text.search_text(results), {"results": results}, base_url(ctx))
@@ -201,6 +202,14 @@ def _read(view, *args) -> dict:
         return view(*args)
     except views.NotFound as exc:
         raise ResourceError(str(exc)) from exc
+
+
+def _words(value: str, what: str) -> str:
+    """``value`` checked as the JSON API checks a question (text, not blank, not too long), trimmed."""
+    try:
+        return check_words(value, MAX_QUESTION_CHARS, what)
+    except ValueError as exc:
+        raise ToolError(f"{what}: {exc}") from exc
 
 
 def _validation_message(exc: ValidationError) -> str:

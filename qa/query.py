@@ -50,6 +50,17 @@ TYPO_MIN_LENGTH = 7
 # taken for a corpus word (electroporation ~ electron 0.7, EXOSC10 ~ ExoScreen 0.56, approval ~
 # appropriate 0.5): listed over every question word of the fit sets, 0.7 of the shorter stem let those through.
 SAME_WORD_SHARE = 0.75
+# A word the papers never use whose nearest corpus word (by the model's cosine) is at least this close is
+# a paraphrase of it, searched for as that word (bowel ~ gastrointestinal 0.73, spit ~ saliva 0.71,
+# kidney ~ renal 0.92, cure ~ treatment 0.71); below it the word is foreign to the papers (hair ~ body
+# 0.56, price ~ amount 0.62, PRP ~ PCP 0.59, lump ~ tumor 0.62): measured with the bundled MiniLM.
+PARAPHRASE_SIMILARITY = 0.7
+# Only everyday English words are taken for paraphrases (wordfreq's Zipf scale: bowel 3.6, spit 3.9, kidney
+# 4.0): a technical word near a corpus word is another thing (neuroblastoma ~ glioblastoma 0.71 at Zipf 2.4,
+# hypoplasia ~ hypoxia 0.71 at 2.1, EGFR ~ EGFRvIII 0.80 at 2.3). Over all the question sets' unknown
+# words, every technical one is below 3.0; above it are lay wording (bowel, spit, kidney, cure, inside ~
+# within) and a few slips of the model (camera ~ EpCAM 0.73, git ~ GIST 0.76).
+EVERYDAY_ZIPF = 3.0
 _CITATION_CUES = {"reference", "references", "cite", "cites", "cited", "citation", "citations", "ref",
                   "refs", "source", "study", "studies", "who"}
 _CITATION_TERMS = set(index_terms(" ".join(_CITATION_CUES | {"support", "supports", "show", "shows", "evidence"})))
@@ -104,12 +115,18 @@ class Query:
     defines: list[str] = field(default_factory=list)  # terms of the subject a "what is X?" asks to define
     quantity_form: str = ""  # the pattern an answer's number must match ("%" for a percentage)
     listed: list[str] = field(default_factory=list)  # terms of the plural noun a "which Xs ...?" asks to list
+    # The question's words the papers never use, each with the cosine to its nearest corpus word; and how
+    # many content words the question has.
+    unknown: list[tuple[str, float]] = field(default_factory=list)
+    content_words: int = 0
 
 
 class QueryAnalyzer:
-    """Turns a question (and the conversation so far) into a ``Query``."""
+    """Turns a question (and the conversation so far) into a ``Query``. ``nearest`` (the index's
+    ``nearest_words``) finds the corpus word nearest in meaning to each word the papers never use."""
 
-    def __init__(self, documents, lexicon: Lexicon):
+    def __init__(self, documents, lexicon: Lexicon, nearest=None):
+        self.nearest = nearest
         self.vocabulary = lexicon.words
         self.term_vocabulary = lexicon.terms
         self._sorted_terms = sorted(self.term_vocabulary)
@@ -136,7 +153,12 @@ class QueryAnalyzer:
 
     def analyze(self, question: str, history: list[dict] | None = None) -> Query:
         text = question.strip()
-        variants = self._variants(text)
+        unknown, content_words = self.unknown_words(text)
+        nearest = self.nearest(unknown) if self.nearest and unknown else [(w, 0.0) for w in unknown]
+        # A paraphrase (bowel) is searched for as the corpus word it stands for (gastrointestinal).
+        paraphrases = {w: near for w, (near, similarity) in zip(unknown, nearest)
+                       if similarity >= PARAPHRASE_SIMILARITY and _everyday(w)}
+        variants = self._variants(text) + list(paraphrases.values())
         expansions = self._expansions(text)
         lowered = {w.lower() for w in words(text)}
         focus = [t for t in index_terms(" ".join([text] + variants))
@@ -148,7 +170,8 @@ class QueryAnalyzer:
             focus = [t for t in focus if t not in _QUANTITY_TERMS]
             terms = [t for t in terms if t not in _QUANTITY_TERMS]
         # The question's own subject: its content words, known to the corpus or not ("capital", "Australia").
-        topic = focus + [t for t in index_terms(text) if t not in self.term_vocabulary and t not in self.meta_terms]
+        topic = focus + [t for t in index_terms(" ".join(w for w in words(text) if w.lower() not in paraphrases))
+                         if t not in self.term_vocabulary and t not in self.meta_terms]
         # Names of molecules, cells and methods (NKG2D, miR-21, CD8+, HIF-1α) carry a question's meaning.
         key = [t for w in words(text) for part in re.split(r"[-/]", w) if _ENTITY.search(part[1:]) or part.isupper()
                for t in index_terms(part) if t in focus]
@@ -187,12 +210,14 @@ class QueryAnalyzer:
             defines=_defined(text),
             listed=[t for t in _listed(text) if t not in self.meta_terms],
             quantity_form=next((form for cue, form in _QUANTITY_FORMS if cue.search(text)), r"\d") if wants_quantity else "",
+            unknown=[(w, similarity) for w, (_, similarity) in zip(unknown, nearest)],
+            content_words=content_words,
         )
 
-    def unknown_words(self, query: Query) -> tuple[list[str], int]:
-        """The question's content words that the corpus never uses, in any spelling; and how many content words."""
+    def unknown_words(self, text: str) -> tuple[list[str], int]:
+        """The content words of ``text`` that the corpus never uses, in any spelling; and how many content words."""
         unknown, content = [], 0
-        for word in words(query.question):
+        for word in words(text):
             terms = [t for t in index_terms(word) if t not in self.meta_terms]
             if not terms:
                 continue
@@ -289,6 +314,13 @@ class QueryAnalyzer:
         named = {doc for word in set(re.findall(r"\w+", low)) for doc in self._docs_by_word.get(word, ())}
         named.update(doc for pattern, doc in self._name_patterns if pattern.search(low))
         return named.pop() if len(named) == 1 else None
+
+
+def _everyday(word: str) -> bool:
+    """An everyday English word (spit, kidney), not a name or a technical term (EGFR, neuroblastoma)."""
+    from wordfreq import zipf_frequency
+
+    return word.isalpha() and zipf_frequency(word, "en") >= EVERYDAY_ZIPF
 
 
 def _listed(text: str) -> list[str]:

@@ -52,10 +52,16 @@ EXAMPLE_ANSWER = {
 # Validated by check_text / check_words (their messages say what is wrong); the schema publishes the same rules.
 Text = Annotated[str, AfterValidator(check_text), Field(json_schema_extra={"pattern": TEXT_PATTERN})]
 _WORDS_SCHEMA = {"pattern": WORDS_PATTERN, "maxLength": MAX_QUESTION_CHARS}
-_CHECK_WORDS = AfterValidator(lambda value: check_words(value, MAX_QUESTION_CHARS))
-Words = Annotated[str, _CHECK_WORDS,
+
+
+def _checked_words(what: str) -> AfterValidator:
+    return AfterValidator(lambda value: check_words(value, MAX_QUESTION_CHARS, what))
+
+
+Words = Annotated[str, _checked_words("question"),
                   Field(description=f"1 to {MAX_QUESTION_CHARS} characters of text.", json_schema_extra=_WORDS_SCHEMA)]
-WordsParam = Annotated[str, Query(json_schema_extra=_WORDS_SCHEMA), _CHECK_WORDS]
+QuestionParam = Annotated[str, Query(json_schema_extra=_WORDS_SCHEMA), _checked_words("question")]
+ClaimParam = Annotated[str, Query(json_schema_extra=_WORDS_SCHEMA), _checked_words("claim")]
 
 
 def _json_integer(value: object) -> object:
@@ -184,13 +190,13 @@ def create_app(settings: Settings | None = None, index: Index | None = None) -> 
         return views.ask_view(live.current(), body.question, history, body.top_k)
 
     @app.get("/api/ask", response_model=AskResponse, tags=["api"], operation_id="ask_get")
-    def ask_get(question: WordsParam,
+    def ask_get(question: QuestionParam,
                 top_k: Annotated[int, Query(ge=1, le=50)] = 8) -> dict:
         """The same answer for a question in the URL (no history): the chat page's JSON twin."""
         return views.ask_view(live.current(), question, [], top_k)
 
     @app.get("/api/cite", tags=["api"], operation_id="cite")
-    def cite(claim: WordsParam, k: Annotated[int, Query(ge=1, le=20)] = 5):
+    def cite(claim: ClaimParam, k: Annotated[int, Query(ge=1, le=20)] = 5):
         """The passages that best support a claim, each with its best sentence and a support score."""
         return views.cite_view(live.current(), claim, k)
 

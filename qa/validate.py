@@ -29,13 +29,14 @@ def check_text(value: str) -> str:
     return value
 
 
-def check_words(value: str, max_chars: int) -> str:
+def check_words(value: str, max_chars: int, what: str = "question") -> str:
     """``value`` without blanks at its ends, if it is text of at most ``max_chars`` characters with something
-    other than blanks in it (``WORDS_PATTERN`` with that maxLength); raises ValueError saying what is wrong."""
+    other than blanks in it (``WORDS_PATTERN`` with that maxLength); raises ValueError saying what is wrong
+    with the ``what`` (a question, a claim)."""
     check_text(value)
     if len(value) > max_chars:
-        raise ValueError(f"the question is {len(value)} characters long; keep it under {max_chars}")
+        raise ValueError(f"the {what} is {len(value)} characters long; keep it under {max_chars}")
     words = _EDGE_BLANKS.sub("", value)
     if not words:
-        raise ValueError("the question is empty: type a question about exosomes in cancer")
+        raise ValueError(f"the {what} is empty: type a {what} about exosomes in cancer")
     return words

@@ -71,6 +71,15 @@ def test_a_blank_question_is_a_tool_error_that_says_why(server_url):
     assert result.is_error is True and "the question is empty" in result.content[0].text
 
 
+def test_cite_and_search_check_their_text_as_ask_does(server_url):
+    async def calls(client):
+        return [await client.call_tool("cite", {"claim": "   "}),
+                await client.call_tool("search", {"query": "exosomes\x07 in urine"})]
+    blank, control = with_mcp(f"{server_url}/mcp", calls)
+    assert blank.is_error is True and "the claim is empty" in blank.content[0].text
+    assert control.is_error is True and "U+0007" in control.content[0].text
+
+
 def test_search_then_fetch_reads_the_passage_the_api_serves(server_url, http):
     async def search_then_fetch(client):
         found = await client.call_tool("search", {"query": "exosome biogenesis stages"})
