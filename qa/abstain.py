@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.query import PARAPHRASE_SIMILARITY
+from qa.query import PARAPHRASE_SIMILARITY, is_name
 from qa.text import strip_refs
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -50,8 +50,7 @@ def features(query, candidates, chosen, missing_rarest: float = 0.0,
     """
     top = candidates[0] if candidates else None
     second = candidates[1].score if len(candidates) > 1 else 0.0
-    foreign = [_rarity(w) * min(1.0, max(0.0, (PARAPHRASE_SIMILARITY - s) / (PARAPHRASE_SIMILARITY - _FOREIGN)))
-               for w, s in query.unknown]
+    foreign = [_rarity(w) * _foreignness(w, s) for w, s in query.unknown]
     content = query.content_words
     return [
         top.dense if top else 0.0,
@@ -69,6 +68,14 @@ def features(query, candidates, chosen, missing_rarest: float = 0.0,
         1.0 if asked and not (top and top.signals.get("asked_for")) else 0.0,
         1.0 if query.context else 0.0,
     ]
+
+
+def _foreignness(word: str, similarity: float) -> float:
+    """0 for a paraphrase of a corpus word, 1 for a word with no corpus word near it; a name (PRP, ExoDx) the
+    papers never use is foreign however its letters embed (PRP ~ PCP 0.59: a name is not a paraphrase)."""
+    if is_name(word):
+        return 1.0
+    return min(1.0, max(0.0, (PARAPHRASE_SIMILARITY - similarity) / (PARAPHRASE_SIMILARITY - _FOREIGN)))
 
 
 def _sigmoid(z: float) -> float:

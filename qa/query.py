@@ -215,7 +215,8 @@ class QueryAnalyzer:
         )
 
     def unknown_words(self, text: str) -> tuple[list[str], int]:
-        """The content words of ``text`` that the corpus never uses, in any spelling; and how many content words."""
+        """The content words of ``text`` that the corpus never uses, in any spelling, as written; and how many
+        content words."""
         unknown, content = [], 0
         for word in words(text):
             terms = [t for t in index_terms(word) if t not in self.meta_terms]
@@ -223,7 +224,7 @@ class QueryAnalyzer:
                 continue
             content += 1
             if not self._known(word, terms):
-                unknown.append(word.lower())
+                unknown.append(word)
         return unknown, content
 
     def _known(self, word: str, terms: list[str]) -> bool:
@@ -320,7 +321,13 @@ def _everyday(word: str) -> bool:
     """An everyday English word (spit, kidney), not a name or a technical term (EGFR, neuroblastoma)."""
     from wordfreq import zipf_frequency
 
-    return word.isalpha() and zipf_frequency(word, "en") >= EVERYDAY_ZIPF
+    return word.isalpha() and not is_name(word) and zipf_frequency(word, "en") >= EVERYDAY_ZIPF
+
+
+def is_name(word: str) -> bool:
+    """Written as the name of a molecule, cell, test or product is (NKG2D, miR-21, CAR-T, ExoDx, PRP),
+    not as a word is: a capital or a digit after its first letter."""
+    return any(_ENTITY.search(part[1:]) or (len(part) > 1 and part.isupper()) for part in re.split(r"[-/]", word))
 
 
 def _listed(text: str) -> list[str]:

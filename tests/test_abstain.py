@@ -43,3 +43,12 @@ def test_the_stored_model_names_its_features_and_bands(pipeline):
     model = pipeline.abstainer
     assert len(model.weights) == len(model.right_weights) == len(FEATURES)
     assert 0 < model.threshold < 1 and 0 < model.high < 1
+
+
+def test_a_name_the_papers_never_use_is_foreign_however_its_letters_embed(pipeline):
+    # "ZYN002" embeds near corpus words (cosine 0.57), yet as a name it is either in the papers or not.
+    foreign = FEATURES.index("unknown_foreign")
+    as_name = pipeline.abstention_features("Are exosomes used with ZYN002 gel?")[foreign]
+    as_word = pipeline.abstention_features("Are exosomes used with zyn gel?")[foreign]
+    assert as_name > 0.9 > 0.5 > as_word > 0  # rarity 1 x fully foreign; a word 0.66 close is nearly a paraphrase
+    assert pipeline.ask("Are exosomes used with ZYN002 gel?").abstained
