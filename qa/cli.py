@@ -197,7 +197,7 @@ def _bench(args, settings: Settings) -> int:
 
 
 def _calibrate(args, settings: Settings) -> int:
-    from qa.abstain import COEFFICIENTS
+    from qa.abstain import COEFFICIENTS, CV_FOLDS, CV_REPEATS, HIGH_CONFIDENCE_ACCURACY, MAX_FALSE_ABSTAIN
     from qa.calibrate import FIT_SETS, fit_abstainer, fit_reader
     from qa.evaluate import load_questions
     from qa.reader import WEIGHTS_FILE
@@ -215,8 +215,10 @@ def _calibrate(args, settings: Settings) -> int:
     model.save(COEFFICIENTS, provenance={
         "fitted_on": names, "questions": len(questions),
         "answerable": sum(q["kind"] != "unanswerable" for q in questions),
-        "threshold_rule": "most questions right with grouped 5-fold cross-validated false abstention <= 10%",
-        "high_rule": "lowest value from which on cross-validated answers were right >= 90% at every floor, "
+        "threshold_rule": f"most questions right with grouped {CV_FOLDS}-fold cross-validated false abstention <= "
+                          f"{MAX_FALSE_ABSTAIN:.0%}, probabilities averaged over {CV_REPEATS} shuffles",
+        "high_rule": f"lowest value from which on cross-validated answers were right >= {HIGH_CONFIDENCE_ACCURACY:.0%} "
+                     "at every floor, "
                      "overall and within each fit set"})
     print(json.dumps({"reader": reader["weights"], "abstention": asdict(model)}, indent=2))
     return 0
