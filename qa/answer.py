@@ -17,7 +17,7 @@ from qa.citations import Citation, Quote, cite
 from qa.index import Index, Unit
 from qa.query import QueryAnalyzer
 from qa.reader import Candidate, Reader, ReaderWeights, asked_for, asks_beyond
-from qa.retrieve import Hit, HybridRetriever, Retrieval
+from qa.retrieve import Hit, HybridRetriever, Retrieval, query_vectors
 from qa.text import index_terms
 
 
@@ -137,8 +137,9 @@ class Pipeline:
         answered = set().union(*(self.reader.unit_terms[u.id] for u in chosen)) if chosen else set()
         weights = {t: self.reader.idf.get(t, 0.5 * self.reader.max_idf) for t in set(query.topic_terms)}
         coverage = sum(w for t, w in weights.items() if t in answered) / (sum(weights.values()) or 1.0)
-        found, content = self.analyzer.unknown_words(query)
-        unknown = UnknownWords(found, self.index.nearest_word_similarity(found), content)
+        _, word_vectors = query_vectors(self.index, query)
+        unknown = UnknownWords(query.unknown_words, self.index.nearest_word_similarity(word_vectors),
+                               query.content_words)
         return features(query, candidates, chosen, unknown, missing, coverage, asked_for(query))
 
     def _read(self, question: str, history: list[dict] | None, k: int = 10, timing: dict | None = None):

@@ -85,11 +85,11 @@ class Index:
             self._model = load_query_model(self.model_path)
         return self._model
 
-    def nearest_word_similarity(self, words: list[str]) -> list[float]:
-        """For each word, the cosine of its embedding with the nearest word the corpus uses."""
-        if not words:
+    def nearest_word_similarity(self, vectors: np.ndarray) -> list[float]:
+        """For each word's embedding (a row of ``vectors``), its cosine with the nearest word the corpus uses."""
+        if not len(vectors):
             return []
-        scores, _ = self.vocabulary_vectors.search(self.embed(words), 1)
+        scores, _ = self.vocabulary_vectors.search(vectors, 1)
         return [float(s) for s in scores[:, 0]]
 
     def embed(self, texts: list[str]) -> np.ndarray:

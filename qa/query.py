@@ -104,6 +104,8 @@ class Query:
     defines: list[str] = field(default_factory=list)  # terms of the subject a "what is X?" asks to define
     quantity_form: str = ""  # the pattern an answer's number must match ("%" for a percentage)
     listed: list[str] = field(default_factory=list)  # terms of the plural noun a "which Xs ...?" asks to list
+    unknown_words: list[str] = field(default_factory=list)  # content words the corpus never uses (abstention)
+    content_words: int = 0  # the question's content words, known or not
 
 
 class QueryAnalyzer:
@@ -166,6 +168,7 @@ class QueryAnalyzer:
         cited = re.search(r"\[(\d+)\]|\breference\s+(\d+)\b|\bref\.?\s*(\d+)\b", text, re.I)
         table = re.search(r"\btable\s+(\d+)", text, re.I)
         figure = re.search(r"\b(?:fig\.?|figure)\s*(\d+)", text, re.I)
+        unknown, content = self.unknown_words(text)
         return Query(
             question=text,
             dense_text=dense,
@@ -187,12 +190,14 @@ class QueryAnalyzer:
             defines=_defined(text),
             listed=[t for t in _listed(text) if t not in self.meta_terms],
             quantity_form=next((form for cue, form in _QUANTITY_FORMS if cue.search(text)), r"\d") if wants_quantity else "",
+            unknown_words=unknown,
+            content_words=content,
         )
 
-    def unknown_words(self, query: Query) -> tuple[list[str], int]:
+    def unknown_words(self, question: str) -> tuple[list[str], int]:
         """The question's content words that the corpus never uses, in any spelling; and how many content words."""
         unknown, content = [], 0
-        for word in words(query.question):
+        for word in words(question):
             terms = [t for t in index_terms(word) if t not in self.meta_terms]
             if not terms:
                 continue
