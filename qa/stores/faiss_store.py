@@ -34,8 +34,8 @@ IVF_KMEANS_ITERATIONS = 10
 IVF_NPROBE = 32
 # OpenMP threads one search runs on (FAISS's setting is the calling thread's). One: with two, a single query's
 # scan waits at a barrier for the second core whenever another thread or process holds it. Measured at 1M rows
-# (IVF-PQ re-ranked by exact vectors, nprobe 16 and 32, another process busy, two runs each): p50 6.4-7.9 ms and
-# p95 7.9-11.3 ms on 2 threads against 0.41-0.58 and 0.52-0.70 ms on 1 (README, "A million passages").
+# (IVF-PQ re-ranked by exact vectors, nprobe 16 and 32, another process busy, two runs each): p95 7.9-11.3 ms
+# on 2 threads against 0.52-0.70 ms on 1, p50 up to 7.9 ms against at most 0.58 (README, "A million passages").
 SEARCH_THREADS = 1
 SETTINGS_FILE = "faiss_store.json"
 # Term lists whose BM25 scores a store keeps: one question searches a collection with the same terms
