@@ -50,7 +50,7 @@ def features(query, candidates, chosen, missing_rarest: float = 0.0,
     """
     top = candidates[0] if candidates else None
     second = candidates[1].score if len(candidates) > 1 else 0.0
-    foreign = [_rarity(w) * _foreignness(w, s) for w, s in query.unknown]
+    foreign = [_rarity(w) * _foreignness(w, s) for w, s in zip(query.unknown_words, query.unknown_similarity)]
     content = query.content_words
     return [
         top.dense if top else 0.0,
@@ -63,7 +63,7 @@ def features(query, candidates, chosen, missing_rarest: float = 0.0,
         1.0 if query.wants_quantity and not any(re.search(query.quantity_form, strip_refs(u.text), re.I)
                                                  for u in chosen) else 0.0,
         1.0 if top and top.anchored else 0.0,
-        len(query.unknown) / content if content else 0.0,
+        len(query.unknown_words) / content if content else 0.0,
         top.signals.get("overlap", 0.0) if top else 0.0,
         1.0 if asked and not (top and top.signals.get("asked_for")) else 0.0,
         1.0 if query.context else 0.0,

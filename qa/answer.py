@@ -17,7 +17,7 @@ from qa.citations import Citation, Quote, cite
 from qa.index import Index, Unit
 from qa.query import QueryAnalyzer
 from qa.reader import Candidate, Reader, ReaderWeights, asked_for, asks_beyond
-from qa.retrieve import Hit, HybridRetriever, Retrieval
+from qa.retrieve import Hit, HybridRetriever, Retrieval, query_vectors
 from qa.text import index_terms
 
 
@@ -58,7 +58,7 @@ class Pipeline:
                  abstainer: Abstainer | None = None, weights: ReaderWeights | None = None,
                  dense_weight: float = 0.6):
         self.index = index
-        self.analyzer = QueryAnalyzer(index.documents.values(), index.lexicon, index.nearest_words)
+        self.analyzer = QueryAnalyzer(index.documents.values(), index.lexicon)
         self.retriever = HybridRetriever(index, fusion=fusion, dense_weight=dense_weight)
         self.reader = Reader(index, weights)
         self.expand_queries = expand_queries
@@ -139,14 +139,21 @@ class Pipeline:
         coverage = sum(w for t, w in weights.items() if t in answered) / (sum(weights.values()) or 1.0)
         return features(query, candidates, chosen, missing, coverage, asked_for(query))
 
+    def understand(self, question: str, history: list[dict] | None = None):
+        """The ``Query`` for ``question``: analysed, then its everyday words the papers never use looked up
+        among the corpus's words (in the one embedding call its searches use too)."""
+        query = self.analyzer.analyze(question, history)
+        if not self.expand_queries:
+            query.dense_text, query.terms = query.question, index_terms(query.question)
+        _, word_vectors = query_vectors(self.index, query)
+        return self.analyzer.paraphrased(query, self.index.nearest_words(word_vectors))
+
     def _read(self, question: str, history: list[dict] | None, k: int = 10, timing: dict | None = None):
         """Understand, retrieve and score candidate units for ``question``; also the units the previous
         answer quoted, when the question follows up on it."""
         timing = {} if timing is None else timing
         started = time.perf_counter()
-        query = self.analyzer.analyze(question, history)
-        if not self.expand_queries:
-            query.dense_text, query.terms = query.question, index_terms(query.question)
+        query = self.understand(question, history)
         timing["understand"] = _ms(started)
         deadline.check("retrieval")
         mark = time.perf_counter()

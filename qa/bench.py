@@ -4,7 +4,8 @@ Every pass starts a fresh ``qa serve`` process (so no pass finds another's cache
 over an index built here, and asks every question of a fixed list (the project's 94 by default):
 - ``/api/ask`` latency one request at a time: p50/p95/p99;
 - the floor: the bare query embedding of the same questions with the model's own ``encode`` call,
-  one at a time, and bare BM25 top-10 (bm25s over the answer units); the ratios of the two;
+  one at a time (on torch's default threads, and again on the serving encoder's), and bare BM25
+  top-10 (bm25s over the answer units); the ratios of the two;
 - throughput at concurrency 1, 4 and 16 and the ratio of 16 to 1;
 - a second, warm pass (every embedding cached) at concurrency 1;
 - cold build (``qa build`` into a new folder) and warm build (the same again, its files now in the
@@ -58,6 +59,8 @@ def run_bench(settings: Settings, questions_path: Path = DEFAULT_QUESTIONS, stor
                 results["peak_rss_mb"] = max(results.get("peak_rss_mb", 0), server.peak_rss_mb())
     results["ask_to_embedding_p50"] = results["ask_p50_ms"] / results["embed_p50_ms"]
     results["ask_to_embedding_p95"] = results["ask_p95_ms"] / results["embed_p95_ms"]
+    results["ask_to_embedding_serving_threads_p50"] = results["ask_p50_ms"] / results["embed_serving_threads_p50_ms"]
+    results["ask_to_embedding_serving_threads_p95"] = results["ask_p95_ms"] / results["embed_serving_threads_p95_ms"]
     results["ask_to_bm25_p50"] = results["ask_p50_ms"] / results["bm25_p50_ms"]
     results["throughput_16_to_1"] = results["throughput_c16"] / results["throughput_c1"]
     results["first_answer_minus_import_s"] = results["first_answer_s"] - results["import_s"]
@@ -70,6 +73,10 @@ def format_table(results: dict) -> str:
         ("/api/ask p50 / p95 / p99 (ms)", f"{results['ask_p50_ms']} / {results['ask_p95_ms']} / {results['ask_p99_ms']}"),
         ("bare embedding p50 / p95 (ms)", f"{results['embed_p50_ms']} / {results['embed_p95_ms']}"),
         ("ask / embedding p50, p95", f"{results['ask_to_embedding_p50']:.2f}, {results['ask_to_embedding_p95']:.2f}"),
+        ("bare embedding on serving's torch threads p50 / p95 (ms)",
+         f"{results['embed_serving_threads_p50_ms']} / {results['embed_serving_threads_p95_ms']}"),
+        ("ask / that embedding p50, p95", f"{results['ask_to_embedding_serving_threads_p50']:.2f}, "
+                                          f"{results['ask_to_embedding_serving_threads_p95']:.2f}"),
         ("bare BM25 top-10 p50 (ms); ask / BM25 p50", f"{results['bm25_p50_ms']}; {results['ask_to_bm25_p50']:.0f}"),
         ("/api/ask p50, embeddings cached (ms)", f"{results['ask_warm_p50_ms']}"),
         ("throughput c1 / c4 / c16 (req/s)",
@@ -97,18 +104,18 @@ def floor(settings: Settings, questions: list[str]) -> dict:
     """Bare query embedding (the model's own encode, one question a call) and bare BM25 top-10."""
     import bm25s
     import numpy as np
+    import torch
 
+    from qa.embed import QUERY_TORCH_THREADS
     from qa.index import answer_units, load_model
     from qa.ingest import load_corpus
     from qa.text import index_terms
 
     model = load_model(settings.model_path())
-    model.encode(["warm up"], normalize_embeddings=True, show_progress_bar=False)
-    embed = []
-    for question in questions:
-        started = time.perf_counter()
-        model.encode([question], normalize_embeddings=True, show_progress_bar=False)
-        embed.append((time.perf_counter() - started) * 1000)
+    embed = _embedding_ms(model, questions)
+    # The same on the serving encoder's torch threads (qa.embed.QUERY_TORCH_THREADS), the last thing torch does here.
+    torch.set_num_threads(QUERY_TORCH_THREADS)
+    embed_serving_threads = _embedding_ms(model, questions)
     units = answer_units([p for d in load_corpus(settings.corpus_dir) for p in d.passages])
     bm25 = bm25s.BM25()
     bm25.index([index_terms(u.text) for u in units], show_progress=False)
@@ -120,7 +127,19 @@ def floor(settings: Settings, questions: list[str]) -> dict:
             scores = bm25.get_scores(terms)
             np.argpartition(-scores, 10)[:10]
         lexical.append((time.perf_counter() - started) * 1000)
-    return {**percentiles("embed", embed), **percentiles("bm25", lexical)}
+    return {**percentiles("embed", embed), **percentiles("embed_serving_threads", embed_serving_threads),
+            **percentiles("bm25", lexical)}
+
+
+def _embedding_ms(model, questions: list[str]) -> list[float]:
+    """The model's own encode of each question on its own, in ms (after one warm-up call)."""
+    model.encode(["warm up"], normalize_embeddings=True, show_progress_bar=False)
+    samples = []
+    for question in questions:
+        started = time.perf_counter()
+        model.encode([question], normalize_embeddings=True, show_progress_bar=False)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
 
 
 def peak_rss_mb(pid: int | str = "self") -> float:

@@ -26,6 +26,12 @@ EMBED_CHUNK_ROWS = 4096
 BUILD_BATCH_SIZE = 64
 # Query embeddings kept: a question is at most a few texts of 384 floats, so 4096 entries is ~6 MB.
 QUERY_CACHE_ENTRIES = 4096
+# Torch threads of the query encoder's model thread. One: with two, every operator of the forward pass waits at
+# an OpenMP barrier for the second core, which any other busy thread (a request's Python, the HTTP loop, another
+# process) holds for a scheduler slice: measured on the 2-core machine with another process busy, a question's
+# embedding took 587 ms on 2 threads against 15.8 ms on 1 (4 questions in one call: 645 against 32 ms). On
+# an idle machine 2 threads are faster alone (6.2 against 8.5 ms) but leave no core for the rest of a request.
+QUERY_TORCH_THREADS = 1
 
 
 def embed_texts(model, texts: list[str], progress: bool = False) -> np.ndarray:
@@ -152,8 +158,9 @@ class QueryEncoder:
     for a follow-up, the turn it leans on), from an LRU cache keyed by those texts when it can. Otherwise
     the texts wait for the encoder's one model thread, which embeds everything waiting in a single model
     call: no timer, so a lone request never waits, and under load the batches grow with the queue. One
-    thread also means torch's per-thread buffers exist once, not once per request thread. A lone
-    request's call is exactly the model's ``encode`` of its texts.
+    thread also means torch's per-thread buffers exist once, not once per request thread; it runs torch on
+    QUERY_TORCH_THREADS, leaving the other core to the rest of the requests. A lone request's call is
+    exactly the model's ``encode`` of its texts.
     """
 
     def __init__(self, model, cache_entries: int = QUERY_CACHE_ENTRIES):
@@ -180,6 +187,9 @@ class QueryEncoder:
         return future.result()
 
     def _serve(self) -> None:
+        import torch
+
+        torch.set_num_threads(QUERY_TORCH_THREADS)  # this thread's forward passes (see QUERY_TORCH_THREADS)
         while True:
             with self._ready:
                 while not self._waiting:

@@ -86,11 +86,12 @@ class Index:
             self._model = load_query_model(self.model_path)
         return self._model
 
-    def nearest_words(self, words: list[str]) -> list[tuple[str, float]]:
-        """For each word, the corpus word nearest to it in meaning and the cosine of their embeddings."""
-        if not words:
+    def nearest_words(self, vectors: np.ndarray) -> list[tuple[str, float]]:
+        """For each word's embedding (a row of ``vectors``), the corpus word nearest to it in meaning and the
+        cosine of their embeddings."""
+        if not len(vectors):
             return []
-        scores, rows = self.vocabulary_vectors.search(self.embed(words), 1)
+        scores, rows = self.vocabulary_vectors.search(vectors, 1)
         return [(self.vocabulary[row], float(score)) for score, row in zip(scores[:, 0], rows[:, 0])]
 
     def embed(self, texts: list[str]) -> np.ndarray:

@@ -14,7 +14,7 @@ import bisect
 import difflib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from qa.lexicon import Lexicon
 from qa.text import GREEK_NAMES, WORD, index_terms, strip_refs, words
@@ -115,18 +115,16 @@ class Query:
     defines: list[str] = field(default_factory=list)  # terms of the subject a "what is X?" asks to define
     quantity_form: str = ""  # the pattern an answer's number must match ("%" for a percentage)
     listed: list[str] = field(default_factory=list)  # terms of the plural noun a "which Xs ...?" asks to list
-    # The question's words the papers never use, each with the cosine to its nearest corpus word; and how
-    # many content words the question has.
-    unknown: list[tuple[str, float]] = field(default_factory=list)
-    content_words: int = 0
+    unknown_words: list[str] = field(default_factory=list)  # content words the corpus never uses, as written
+    content_words: int = 0  # the question's content words, known or not
+    # Each unknown word's cosine with its nearest corpus word (``QueryAnalyzer.paraphrased``).
+    unknown_similarity: list[float] = field(default_factory=list)
 
 
 class QueryAnalyzer:
-    """Turns a question (and the conversation so far) into a ``Query``. ``nearest`` (the index's
-    ``nearest_words``) finds the corpus word nearest in meaning to each word the papers never use."""
+    """Turns a question (and the conversation so far) into a ``Query``."""
 
-    def __init__(self, documents, lexicon: Lexicon, nearest=None):
-        self.nearest = nearest
+    def __init__(self, documents, lexicon: Lexicon):
         self.vocabulary = lexicon.words
         self.term_vocabulary = lexicon.terms
         self._sorted_terms = sorted(self.term_vocabulary)
@@ -153,12 +151,7 @@ class QueryAnalyzer:
 
     def analyze(self, question: str, history: list[dict] | None = None) -> Query:
         text = question.strip()
-        unknown, content_words = self.unknown_words(text)
-        nearest = self.nearest(unknown) if self.nearest and unknown else [(w, 0.0) for w in unknown]
-        # A paraphrase (bowel) is searched for as the corpus word it stands for (gastrointestinal).
-        paraphrases = {w: near for w, (near, similarity) in zip(unknown, nearest)
-                       if similarity >= PARAPHRASE_SIMILARITY and _everyday(w)}
-        variants = self._variants(text) + list(paraphrases.values())
+        variants = self._variants(text)
         expansions = self._expansions(text)
         lowered = {w.lower() for w in words(text)}
         focus = [t for t in index_terms(" ".join([text] + variants))
@@ -170,8 +163,7 @@ class QueryAnalyzer:
             focus = [t for t in focus if t not in _QUANTITY_TERMS]
             terms = [t for t in terms if t not in _QUANTITY_TERMS]
         # The question's own subject: its content words, known to the corpus or not ("capital", "Australia").
-        topic = focus + [t for t in index_terms(" ".join(w for w in words(text) if w.lower() not in paraphrases))
-                         if t not in self.term_vocabulary and t not in self.meta_terms]
+        topic = focus + [t for t in index_terms(text) if t not in self.term_vocabulary and t not in self.meta_terms]
         # Names of molecules, cells and methods (NKG2D, miR-21, CD8+, HIF-1α) carry a question's meaning.
         key = [t for w in words(text) for part in re.split(r"[-/]", w) if _ENTITY.search(part[1:]) or part.isupper()
                for t in index_terms(part) if t in focus]
@@ -189,6 +181,7 @@ class QueryAnalyzer:
         cited = re.search(r"\[(\d+)\]|\breference\s+(\d+)\b|\bref\.?\s*(\d+)\b", text, re.I)
         table = re.search(r"\btable\s+(\d+)", text, re.I)
         figure = re.search(r"\b(?:fig\.?|figure)\s*(\d+)", text, re.I)
+        unknown, content = self.unknown_words(text)
         return Query(
             question=text,
             dense_text=dense,
@@ -210,15 +203,31 @@ class QueryAnalyzer:
             defines=_defined(text),
             listed=[t for t in _listed(text) if t not in self.meta_terms],
             quantity_form=next((form for cue, form in _QUANTITY_FORMS if cue.search(text)), r"\d") if wants_quantity else "",
-            unknown=[(w, similarity) for w, (_, similarity) in zip(unknown, nearest)],
-            content_words=content_words,
+            unknown_words=unknown,
+            content_words=content,
         )
 
-    def unknown_words(self, text: str) -> tuple[list[str], int]:
-        """The content words of ``text`` that the corpus never uses, in any spelling, as written; and how many
+    def paraphrased(self, query: Query, nearest: list[tuple[str, float]]) -> Query:
+        """``query`` with its everyday unknown words (bowel) searched for as the corpus words they paraphrase
+        (gastrointestinal); ``nearest``: each unknown word's nearest corpus word and their cosine. The dense
+        text stays the question's: the model already reads a paraphrase as what it means."""
+        pairs = [(word, near) for word, (near, similarity) in zip(query.unknown_words, nearest)
+                 if similarity >= PARAPHRASE_SIMILARITY and _everyday(word)]
+        similarity = [s for _, s in nearest]
+        if not pairs:
+            return replace(query, unknown_similarity=similarity)
+        found = [near for _, near in pairs]
+        added = [t for t in index_terms(" ".join(found)) if t in self.term_vocabulary and t not in self.meta_terms]
+        paraphrased = set(index_terms(" ".join(word for word, _ in pairs)))
+        return replace(query, terms=query.terms + added, focus_terms=query.focus_terms + added,
+                       topic_terms=[t for t in query.topic_terms if t not in paraphrased] + added,
+                       expansions=query.expansions + found, unknown_similarity=similarity)
+
+    def unknown_words(self, question: str) -> tuple[list[str], int]:
+        """The question's content words that the corpus never uses, in any spelling, as written; and how many
         content words."""
         unknown, content = [], 0
-        for word in words(text):
+        for word in words(question):
             terms = [t for t in index_terms(word) if t not in self.meta_terms]
             if not terms:
                 continue

@@ -69,8 +69,7 @@ class HybridRetriever:
         self._passage_table = np.array([-1 if p.table is None else p.table for p in index.passages])
 
     def search(self, query: Query, k: int = 10) -> Retrieval:
-        # One embedding call serves every search of the question (and, cached, a comparison's per-paper ones).
-        vectors = self.index.embed([query.dense_text, query.context] if query.context else [query.dense_text])
+        vectors, _ = query_vectors(self.index, query)
         p_rows, p_dense, p_sparse = self._scored("passages", query, vectors)
         u_rows, u_dense, u_sparse = self._scored("units", query, vectors)
         if len(p_rows) < len(self.index.passages):
@@ -133,6 +132,16 @@ class HybridRetriever:
         if query.table is not None:
             weights[(self._passage_table[passages] == query.table) & in_doc] *= 1.3
         return weights
+
+
+def query_vectors(index: Index, query: Query) -> tuple[np.ndarray, np.ndarray]:
+    """The vectors ``query`` searches with (its dense text, and the turn a follow-up leans on) and those of
+    its unknown words (abstention compares them with the corpus's words), from ONE embedding call: the
+    texts are embedded together and cached as a group, so every search of the question (a comparison's
+    per-paper ones too) and abstention's look-up share that call."""
+    searched = [query.dense_text, query.context] if query.context else [query.dense_text]
+    vectors = index.embed(searched + query.unknown_words)
+    return vectors[:len(searched)], vectors[len(searched):]
 
 
 def _aligned(rows: np.ndarray, rankings: list[Ranked]) -> np.ndarray:

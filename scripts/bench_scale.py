@@ -97,9 +97,6 @@ def _measure(variant: str, size: int, corpus: str, work: str, queries: np.ndarra
         return [_measure_bm25(size, corpus, work)]
     import faiss
 
-    if omp_threads:
-        faiss.omp_set_num_threads(omp_threads)
-
     vectors = np.load(corpus / "vectors.npy", mmap_mode="r")[:size]
     truth_path = work / "flat-top10.npy"
     if variant == "ivf_flat_ondisk":
@@ -120,6 +117,8 @@ def _measure(variant: str, size: int, corpus: str, work: str, queries: np.ndarra
         index = _build(variant, vectors)
         faiss.write_index(index, str(path))
     build = time.perf_counter() - started
+    if omp_threads:  # the searches' threads; the build used FAISS's own
+        faiss.omp_set_num_threads(omp_threads)
     base = {"variant": variant, "rows": size, "build_s": round(build, 1), "size_mb": round(path.stat().st_size / 2**20, 1),
             "omp_threads": faiss.omp_get_max_threads()}
     rows = []

@@ -45,6 +45,14 @@ def test_the_cache_forgets_the_least_recently_used(index):
     assert encoder.calls == 4
 
 
+def test_a_question_is_embedded_in_one_model_call(index):
+    pipeline = Pipeline(dataclasses.replace(index, _encoder=None))
+    # Searched text and the words abstention looks up (glypican-1, doxorubicin), a comparison's per-paper
+    # searches too: one call.
+    answer = pipeline.ask("Do the two reviews agree on glypican-1 exosomes used with doxorubicin?")
+    assert pipeline.index._encoder.calls == 1 and answer.question
+
+
 def _answers(pipeline, questions, threads):
     answers = {}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from qa.lexicon import mine_abbreviations
+from qa import reader as reader_module
 from qa.reader import Reader
 from qa.text import index_terms, words
 
@@ -31,7 +32,14 @@ def test_reader_idf_counts_the_units_holding_each_term(index):
     assert index.lexicon.units == len(index.units)
 
 
-def test_reader_reads_only_the_units_a_question_retrieves(pipeline, index):
+def test_a_small_corpus_is_read_ahead_when_the_reader_is_made(index):
+    assert len(index.units) <= reader_module.READ_AHEAD_MAX_UNITS
+    reader = Reader(index)
+    assert set(reader.unit_terms) == set(index.unit_by_id)
+
+
+def test_reader_reads_only_the_units_a_question_retrieves(pipeline, index, monkeypatch):
+    monkeypatch.setattr(reader_module, "READ_AHEAD_MAX_UNITS", len(index.units) - 1)  # a corpus too large to read ahead
     reader = Reader(index)
     retrieval = pipeline.retriever.search(pipeline.analyzer.analyze("What are the stages of exosome formation?"))
     candidates = reader.read(retrieval)

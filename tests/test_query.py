@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.query import QueryAnalyzer
+from qa.query import PARAPHRASE_SIMILARITY, QueryAnalyzer
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +40,9 @@ def test_follow_ups_borrow_the_previous_turn_only_when_needed(analyzer):
 
 
 def test_words_the_papers_never_use_are_flagged(analyzer):
-    unknown, _ = analyzer.unknown_words("Are glypican-1 exosomes used with doxorubicin?")
-    assert unknown == ["glypican-1", "doxorubicin"]
-    known, _ = analyzer.unknown_words("Do tumour exosomes carry miR21 and TGF-beta?")
-    assert known == []
+    query = analyzer.analyze("Are glypican-1 exosomes used with doxorubicin?")
+    assert query.unknown_words == ["glypican-1", "doxorubicin"] and query.content_words == 4
+    assert analyzer.analyze("Do tumour exosomes carry miR21 and TGF-beta?").unknown_words == []
 
 
 def test_what_a_list_question_asks_for(analyzer):
@@ -62,28 +61,27 @@ def test_how_a_question_frames_the_papers_is_not_searched_for(analyzer):
 def test_a_misspelt_word_reaches_the_corpus_word(analyzer):
     query = analyzer.analyze("macrophages and immune supression")
     assert "suppression" in query.expansions
-    assert analyzer.unknown_words(query.question)[0] == []
+    assert query.unknown_words == []
     # A short or far-off word is not bent into a corpus word.
-    assert analyzer.unknown_words("exosome skincare serum")[0] == ["skincare"]
+    assert analyzer.analyze("exosome skincare serum").unknown_words == ["skincare"]
 
 
 def test_padding_and_contractions_are_not_the_subject(analyzer):
     query = analyzer.analyze("Wait, so what exactly are exosomes, really? I don’t get it")
     assert {"wait", "exact", "realli", "dont", "don"}.isdisjoint(query.terms + query.topic_terms)
-    assert analyzer.unknown_words(query.question)[0] == []
+    assert query.unknown_words == []
     assert "exosom" in query.topic_terms
 
 
-def test_an_everyday_word_is_searched_as_the_corpus_word_it_paraphrases(index):
-    analyzer = QueryAnalyzer(index.documents.values(), index.lexicon, index.nearest_words)
-    spit = analyzer.analyze("Is there exosomes in spit?")
+def test_an_everyday_word_is_searched_as_the_corpus_word_it_paraphrases(pipeline):
+    spit = pipeline.understand("Is there exosomes in spit?")
     assert "saliva" in spit.expansions and "saliva" in spit.terms and "spit" not in spit.topic_terms
-    assert [w for w, _ in spit.unknown] == ["spit"]
+    assert spit.unknown_words == ["spit"] and spit.unknown_similarity[0] >= PARAPHRASE_SIMILARITY
     # A technical word close to a corpus word names something else: it stays unknown and unsearched.
-    other = analyzer.analyze("Do neuroblastoma exosomes carry MYCN?")
+    other = pipeline.understand("Do neuroblastoma exosomes carry MYCN?")
     assert "glioblastoma" not in other.expansions and "neuroblastoma" in other.topic_terms
     # A foreign everyday word is not bent into the nearest corpus word either (hair ~ body 0.56).
-    assert analyzer.analyze("Can exosome hair therapy cause cancer?").expansions == []
+    assert pipeline.understand("Can exosome hair therapy cause cancer?").expansions == []
 
 
 def test_a_paraphrased_question_gets_the_answer_its_corpus_wording_gets(pipeline):

@@ -32,6 +32,11 @@ IVF_TRAIN_PER_LIST = 40
 IVF_KMEANS_ITERATIONS = 10
 # Lists searched per query: the smallest measured with recall@10 >= 0.95 of Flat at 100k and 1M rows.
 IVF_NPROBE = 32
+# OpenMP threads one search runs on (FAISS's setting is the calling thread's). One: with two, a single query's
+# scan waits at a barrier for the second core whenever another thread or process holds it. Measured at 1M rows
+# (IVF-PQ re-ranked by exact vectors, nprobe 16 and 32, another process busy, two runs each): p95 7.9-11.3 ms
+# on 2 threads against 0.52-0.70 ms on 1, p50 up to 7.9 ms against at most 0.58 (README, "A million passages").
+SEARCH_THREADS = 1
 SETTINGS_FILE = "faiss_store.json"
 # Term lists whose BM25 scores a store keeps: one question searches a collection with the same terms
 # several times (the whole collection and a named paper; each paper of a comparison).
@@ -90,7 +95,12 @@ class FaissStore:
                 return [Ranked.empty() for _ in vectors]
             params = (faiss.SearchParametersIVF(sel=selector, nprobe=IVF_NPROBE)
                       if isinstance(vector_index, faiss.IndexIVF) else faiss.SearchParameters(sel=selector))
-        scores, ids = vector_index.search(vectors, k, params=params)
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(SEARCH_THREADS)
+        try:
+            scores, ids = vector_index.search(vectors, k, params=params)
+        finally:
+            faiss.omp_set_num_threads(threads)  # the thread's own count again (a build in it trains on all cores)
         return [Ranked(i[i >= 0].astype("int64"), s[i >= 0]) for s, i in zip(scores, ids)]
 
     def lexical(self, collection: str, terms: list[str], k: int, doc: str | None = None) -> Ranked:
