@@ -71,11 +71,14 @@ def features(query, candidates, chosen, missing_rarest: float = 0.0,
 
 
 def _foreignness(word: str, similarity: float) -> float:
-    """0 for a paraphrase of a corpus word, 1 for a word with no corpus word near it; a name (PRP, ExoDx) the
-    papers never use is foreign however its letters embed (PRP ~ PCP 0.59: a name is not a paraphrase)."""
+    """0 for a paraphrase of a corpus word, 1 for a word with no corpus word near it. A name (PRP, ExoDx)
+    the papers never use is wholly foreign unless it is as close as a paraphrase to a corpus name (Rab27b
+    ~ Rab27a/b 0.75): between the two, nearness is its letters' (PRP ~ PCP 0.59), not its meaning's."""
+    if similarity >= PARAPHRASE_SIMILARITY:
+        return 0.0
     if is_name(word):
         return 1.0
-    return min(1.0, max(0.0, (PARAPHRASE_SIMILARITY - similarity) / (PARAPHRASE_SIMILARITY - _FOREIGN)))
+    return min(1.0, (PARAPHRASE_SIMILARITY - similarity) / (PARAPHRASE_SIMILARITY - _FOREIGN))
 
 
 def _sigmoid(z: float) -> float:

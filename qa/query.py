@@ -335,8 +335,9 @@ def _everyday(word: str) -> bool:
 
 def is_name(word: str) -> bool:
     """Written as the name of a molecule, cell, test or product is (NKG2D, miR-21, CAR-T, ExoDx, PRP),
-    not as a word is: a capital or a digit after its first letter."""
-    return any(_ENTITY.search(part[1:]) or (len(part) > 1 and part.isupper()) for part in re.split(r"[-/]", word))
+    not as a word is: a capital or a digit after its first letter. A number (2018) is no name."""
+    return any((_ENTITY.search(part[1:]) or (len(part) > 1 and part.isupper())) and not part.isdigit()
+               for part in re.split(r"[-/]", word))
 
 
 def _listed(text: str) -> list[str]:
