@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.query import PARAPHRASE_SIMILARITY, QueryAnalyzer
+from qa.query import PARAPHRASE_SIMILARITY, QueryAnalyzer, is_name
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +87,8 @@ def test_an_everyday_word_is_searched_as_the_corpus_word_it_paraphrases(pipeline
 def test_a_paraphrased_question_gets_the_answer_its_corpus_wording_gets(pipeline):
     answer = pipeline.ask("exosomes in spit")
     assert not answer.abstained and "saliva" in answer.sentences[0].text
+
+
+def test_a_name_is_told_from_a_word_and_a_number():
+    assert all(is_name(w) for w in ("PRP", "ExoDx", "CAR-T", "miR-21", "Tspan8", "NKG2D"))
+    assert not any(is_name(w) for w in ("Exosomes", "spit", "2018", "1-2"))
