@@ -4,7 +4,8 @@ Every pass starts a fresh ``qa serve`` process (so no pass finds another's cache
 over an index built here, and asks every question of a fixed list (the project's 94 by default):
 - ``/api/ask`` latency one request at a time: p50/p95/p99;
 - the floor: the bare query embedding of the same questions with the model's own ``encode`` call,
-  one at a time (on torch's default threads, and again on the serving encoder's), and bare BM25
+  one at a time (on torch's default threads, and again on the serving encoder's), the same with the
+  index's ONNX export on onnxruntime (``qa.onnx_encoder``), and bare BM25
   top-10 (bm25s over the answer units); the ratios of the two;
 - throughput at concurrency 1, 4 and 16 and the ratio of 16 to 1;
 - a second, warm pass (every embedding cached) at concurrency 1;
@@ -37,15 +38,17 @@ def run_bench(settings: Settings, questions_path: Path = DEFAULT_QUESTIONS, stor
     from qa.evaluate import load_questions
 
     questions = [q["question"] for q in load_questions(questions_path)]
-    results = {"questions": len(questions), "store": list(store_args) or ["faiss"], "cpus": os.cpu_count()}
+    results = {"questions": len(questions), "store": list(store_args) or ["faiss"], "cpus": os.cpu_count(),
+               "query_encoder": settings.query_encoder}
     with tempfile.TemporaryDirectory(prefix="qa-bench-") as folder:
         index_dir = Path(folder) / "index"
-        args = ["--index", str(index_dir), "--corpus", str(settings.corpus_dir), *store_args]
+        args = ["--index", str(index_dir), "--corpus", str(settings.corpus_dir), *store_args,
+                "--query-encoder", settings.query_encoder]
         results["build_cold_s"] = _timed(lambda: _qa("build", *args))
         results["build_warm_s"] = _timed(lambda: _qa("build", *args))
         results["import_s"] = _timed(lambda: subprocess.run([sys.executable, "-c", "import sentence_transformers"],
                                                             check=True))
-        results.update(floor(settings, questions))
+        results.update(floor(settings, questions, index_dir))
         for concurrency in CONCURRENCY:
             with Server(args) as server:
                 if concurrency == 1:
@@ -61,6 +64,8 @@ def run_bench(settings: Settings, questions_path: Path = DEFAULT_QUESTIONS, stor
     results["ask_to_embedding_p95"] = results["ask_p95_ms"] / results["embed_p95_ms"]
     results["ask_to_embedding_serving_threads_p50"] = results["ask_p50_ms"] / results["embed_serving_threads_p50_ms"]
     results["ask_to_embedding_serving_threads_p95"] = results["ask_p95_ms"] / results["embed_serving_threads_p95_ms"]
+    results["ask_to_embedding_onnx_p50"] = results["ask_p50_ms"] / results["embed_onnx_p50_ms"]
+    results["ask_to_embedding_onnx_p95"] = results["ask_p95_ms"] / results["embed_onnx_p95_ms"]
     results["ask_to_bm25_p50"] = results["ask_p50_ms"] / results["bm25_p50_ms"]
     results["throughput_16_to_1"] = results["throughput_c16"] / results["throughput_c1"]
     results["first_answer_minus_import_s"] = results["first_answer_s"] - results["import_s"]
@@ -70,6 +75,7 @@ def run_bench(settings: Settings, questions_path: Path = DEFAULT_QUESTIONS, stor
 def format_table(results: dict) -> str:
     """The results as a two-column table (what, value), ratios beside what they compare."""
     rows = [
+        ("query encoder serving", results["query_encoder"]),
         ("/api/ask p50 / p95 / p99 (ms)", f"{results['ask_p50_ms']} / {results['ask_p95_ms']} / {results['ask_p99_ms']}"),
         ("bare embedding p50 / p95 (ms)", f"{results['embed_p50_ms']} / {results['embed_p95_ms']}"),
         ("ask / embedding p50, p95", f"{results['ask_to_embedding_p50']:.2f}, {results['ask_to_embedding_p95']:.2f}"),
@@ -77,6 +83,10 @@ def format_table(results: dict) -> str:
          f"{results['embed_serving_threads_p50_ms']} / {results['embed_serving_threads_p95_ms']}"),
         ("ask / that embedding p50, p95", f"{results['ask_to_embedding_serving_threads_p50']:.2f}, "
                                           f"{results['ask_to_embedding_serving_threads_p95']:.2f}"),
+        ("bare embedding, ONNX export on 1 onnxruntime thread p50 / p95 (ms)",
+         f"{results['embed_onnx_p50_ms']} / {results['embed_onnx_p95_ms']}"),
+        ("ask / that embedding p50, p95", f"{results['ask_to_embedding_onnx_p50']:.2f}, "
+                                          f"{results['ask_to_embedding_onnx_p95']:.2f}"),
         ("bare BM25 top-10 p50 (ms); ask / BM25 p50", f"{results['bm25_p50_ms']}; {results['ask_to_bm25_p50']:.0f}"),
         ("/api/ask p50, embeddings cached (ms)", f"{results['ask_warm_p50_ms']}"),
         ("throughput c1 / c4 / c16 (req/s)",
@@ -100,21 +110,24 @@ def _timed(action) -> float:
     return time.perf_counter() - started
 
 
-def floor(settings: Settings, questions: list[str]) -> dict:
-    """Bare query embedding (the model's own encode, one question a call) and bare BM25 top-10."""
+def floor(settings: Settings, questions: list[str], index_dir: Path) -> dict:
+    """Bare query embedding (the model's own encode, one question a call; and the index's ONNX export of it on
+    onnxruntime, ``qa.onnx_encoder``) and bare BM25 top-10."""
     import bm25s
     import numpy as np
     import torch
 
-    from qa.embed import QUERY_TORCH_THREADS
+    from qa.embed import QUERY_THREADS
     from qa.index import answer_units, load_model
     from qa.ingest import load_corpus
+    from qa.onnx_encoder import ONNX_QUERY_MODEL, OnnxEncoder
     from qa.text import index_terms
 
+    embed_onnx = _embedding_ms(OnnxEncoder(settings.model_path(), index_dir / ONNX_QUERY_MODEL), questions)
     model = load_model(settings.model_path())
     embed = _embedding_ms(model, questions)
-    # The same on the serving encoder's torch threads (qa.embed.QUERY_TORCH_THREADS), the last thing torch does here.
-    torch.set_num_threads(QUERY_TORCH_THREADS)
+    # The same on the serving encoder's threads (qa.embed.QUERY_THREADS), the last thing torch does here.
+    torch.set_num_threads(QUERY_THREADS)
     embed_serving_threads = _embedding_ms(model, questions)
     units = answer_units([p for d in load_corpus(settings.corpus_dir) for p in d.passages])
     bm25 = bm25s.BM25()
@@ -128,6 +141,7 @@ def floor(settings: Settings, questions: list[str]) -> dict:
             np.argpartition(-scores, 10)[:10]
         lexical.append((time.perf_counter() - started) * 1000)
     return {**percentiles("embed", embed), **percentiles("embed_serving_threads", embed_serving_threads),
+            **percentiles("embed_onnx", embed_onnx),
             **percentiles("bm25", lexical)}
 
 

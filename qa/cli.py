@@ -8,7 +8,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from qa.settings import Settings, offline
+from qa.settings import QUERY_ENCODERS, Settings, offline
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     settings = Settings.from_env(corpus_dir=args.corpus, index_dir=args.index, model=args.model,
                                  auto_build=False if args.no_build else None, store=args.store,
-                                 milvus_uri=args.milvus_uri, ray_address=getattr(args, "ray", None))
+                                 milvus_uri=args.milvus_uri, query_encoder=args.query_encoder, ray_address=getattr(args, "ray", None))
     from qa.index import IndexUnavailable
     from qa.ingest import CorpusError
     from qa.lock import IndexBusy
@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="where vectors and BM25 live: faiss (files in the index folder, default) or milvus (or QA_STORE)")
     common.add_argument("--milvus-uri", help="Milvus for --store milvus: a path ending in .db (Milvus Lite) or "
                         "http://host:19530 (default: Milvus Lite in the index folder, or QA_MILVUS_URI)")
+    common.add_argument("--query-encoder", choices=QUERY_ENCODERS,
+                        help="what embeds queries: onnx (the index's ONNX export on onnxruntime, default) or torch "
+                        "(or QA_QUERY_ENCODER)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name, handler, help_text):

@@ -26,12 +26,13 @@ EMBED_CHUNK_ROWS = 4096
 BUILD_BATCH_SIZE = 64
 # Query embeddings kept: a question is at most a few texts of 384 floats, so 4096 entries is ~6 MB.
 QUERY_CACHE_ENTRIES = 4096
-# Torch threads of the query encoder's model thread. One: with two, every operator of the forward pass waits at
-# an OpenMP barrier for the second core, which any other busy thread (a request's Python, the HTTP loop, another
-# process) holds for a scheduler slice: measured on the 2-core machine with another process busy, a question's
-# embedding took 587 ms on 2 threads against 15.8 ms on 1 (4 questions in one call: 645 against 32 ms). On
-# an idle machine 2 threads are faster alone (6.2 against 8.5 ms) but leave no core for the rest of a request.
-QUERY_TORCH_THREADS = 1
+# Threads of the query encoder's model thread (torch's, or onnxruntime's intra-op threads). One: with two, every
+# operator of the forward pass waits at an OpenMP barrier for the second core, which any other busy thread (a
+# request's Python, the HTTP loop, another process) holds for a scheduler slice: measured on the 2-core machine
+# with another process busy, a question's embedding took 587 ms on 2 torch threads against 15.8 ms on 1 (4
+# questions in one call: 645 against 32 ms). On an idle machine 2 threads are faster alone (6.2 against 8.5 ms)
+# but leave no core for the rest of a request.
+QUERY_THREADS = 1
 
 
 def embed_texts(model, texts: list[str], progress: bool = False) -> np.ndarray:
@@ -108,14 +109,21 @@ class MeanPoolingEncoder:
     """
 
     def __init__(self, model_path: str):
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModel
+
+        self._load_tokenizer(model_path)
+        self.model = AutoModel.from_pretrained(model_path).eval()
+        self.dimension = self.model.config.hidden_size
+
+    tensor_type = "pt"  # what the tokenizer returns for ``_vectors``
+
+    def _load_tokenizer(self, model_path: str) -> None:
+        from transformers import AutoTokenizer
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()
-        root = Path(model_path)
-        self.max_seq_length = json.loads((root / "sentence_bert_config.json").read_text())["max_seq_length"]
+        self.max_seq_length = json.loads((Path(model_path) / "sentence_bert_config.json").read_text())["max_seq_length"]
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
-        self.model = AutoModel.from_pretrained(model_path).eval()
 
     @staticmethod
     def fits(model_path: str) -> bool:
@@ -129,26 +137,36 @@ class MeanPoolingEncoder:
         modes = [key for key, on in pooling.items() if key.startswith("pooling_mode") and on]
         return [m["type"] for m in modules] == MEAN_POOLING_MODULES and modes == ["pooling_mode_mean_tokens"]
 
-    def encode(self, texts: list[str], batch_size: int, normalize_embeddings: bool, **_) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int = 32, normalize_embeddings: bool = False, **_) -> np.ndarray:
+        order = np.argsort([-len(t) for t in texts])
+        out = np.empty((len(texts), self.dimension), dtype="float32")
+        for start in range(0, len(texts), batch_size):
+            rows = order[start:start + batch_size]
+            features = self.tokenizer([texts[i] for i in rows], padding=True, truncation="longest_first",
+                                      max_length=self.max_seq_length, return_tensors=self.tensor_type)
+            out[rows] = self._vectors(features, normalize_embeddings)
+        return out
+
+    def _vectors(self, features, normalize_embeddings: bool) -> np.ndarray:
+        """One batch's vectors: the Normalize module's output, normalised again for ``normalize_embeddings``."""
         import torch
         import torch.nn.functional as F
 
-        order = np.argsort([-len(t) for t in texts])
-        batches = []
         with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                batch = [texts[i] for i in order[start:start + batch_size]]
-                features = self.tokenizer(batch, padding=True, truncation="longest_first", max_length=self.max_seq_length,
-                                          return_tensors="pt")
-                tokens = self.model(**features).last_hidden_state
-                mask = features["attention_mask"].unsqueeze(-1).to(tokens.dtype)
-                mean = (tokens * mask).sum(dim=1, dtype=tokens.dtype) / torch.clamp(mask.sum(dim=1, dtype=tokens.dtype), min=1e-9)
-                vectors = F.normalize(mean, p=2, dim=-1)
-                batches.append(F.normalize(vectors, p=2, dim=1) if normalize_embeddings else vectors)
-        out = np.empty((len(texts), self.model.config.hidden_size), dtype="float32")
-        if batches:
-            out[order] = torch.cat(batches).numpy()
-        return out
+            tokens = self.model(**features).last_hidden_state
+            vectors = mean_pooled(tokens, features["attention_mask"])
+            return (F.normalize(vectors, p=2, dim=1) if normalize_embeddings else vectors).numpy()
+
+
+def mean_pooled(tokens, attention_mask):
+    """Pooling then Normalize of a sentence-transformers mean-pooling model: the attention-masked mean of the token
+    embeddings, L2-normalised (torch tensors; also what the exported ONNX graph computes)."""
+    import torch
+    import torch.nn.functional as F
+
+    mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
+    mean = (tokens * mask).sum(dim=1, dtype=tokens.dtype) / torch.clamp(mask.sum(dim=1, dtype=tokens.dtype), min=1e-9)
+    return F.normalize(mean, p=2, dim=-1)
 
 
 class QueryEncoder:
@@ -158,8 +176,8 @@ class QueryEncoder:
     for a follow-up, the turn it leans on), from an LRU cache keyed by those texts when it can. Otherwise
     the texts wait for the encoder's one model thread, which embeds everything waiting in a single model
     call: no timer, so a lone request never waits, and under load the batches grow with the queue. One
-    thread also means torch's per-thread buffers exist once, not once per request thread; it runs torch on
-    QUERY_TORCH_THREADS, leaving the other core to the rest of the requests. A lone request's call is
+    thread also means the model's per-thread buffers exist once, not once per request thread; it runs the model on
+    QUERY_THREADS, leaving the other core to the rest of the requests. A lone request's call is
     exactly the model's ``encode`` of its texts.
     """
 
@@ -187,9 +205,10 @@ class QueryEncoder:
         return future.result()
 
     def _serve(self) -> None:
-        import torch
+        if not getattr(self.model, "own_threads", False):
+            import torch
 
-        torch.set_num_threads(QUERY_TORCH_THREADS)  # this thread's forward passes (see QUERY_TORCH_THREADS)
+            torch.set_num_threads(QUERY_THREADS)  # this thread's forward passes (see QUERY_THREADS)
         while True:
             with self._ready:
                 while not self._waiting:

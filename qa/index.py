@@ -32,13 +32,14 @@ from qa.ingest import (
 from qa.integrity import MANIFEST, damage, file_records, swap_into_place
 from qa.lexicon import Lexicon, build_lexicon
 from qa.lock import build_lock
-from qa.settings import Settings, offline
+from qa.settings import QUERY_ENCODERS, Settings, offline
 from qa.store import COLLECTIONS, RetrievalStore, Rows, open_store
 from qa.text import index_terms, words
 
 # 3: the manifest records every file's size and sha256; 4: the retrieval store (qa.store) writes the
-# collections and is named in the manifest; 5: the lexicon (qa.lexicon) is saved beside them.
-FORMAT_VERSION = 5
+# collections and is named in the manifest; 5: the lexicon (qa.lexicon) is saved beside them; 6: the query
+# encoder's ONNX export (qa.onnx_encoder) too.
+FORMAT_VERSION = 6
 
 
 class IndexUnavailable(Exception):
@@ -69,6 +70,7 @@ class Index:
     vocabulary: list[str]  # the corpus words (``corpus_words``), one row each of ``vocabulary_vectors``
     vocabulary_vectors: object
     lexicon: Lexicon
+    query_graph: Path | None = None  # the ONNX query encoder to serve with (None: torch)
     _model: object = None
     _encoder: QueryEncoder | None = None
 
@@ -83,7 +85,7 @@ class Index:
     def model(self):
         """The model that embeds queries (the build's model, or the same computation without sentence-transformers)."""
         if self._model is None:
-            self._model = load_query_model(self.model_path)
+            self._model = load_query_model(self.model_path, self.query_graph)
         return self._model
 
     def nearest_words(self, vectors: np.ndarray) -> list[tuple[str, float]]:
@@ -114,11 +116,16 @@ def load_model(model_path: str):
     return SentenceTransformer(model_path, device="cpu")
 
 
-def load_query_model(model_path: str):
-    """What embeds queries while serving: a mean-pooling model run with transformers alone when the folder is
-    one (same vectors, ~100 MB less memory: ``qa.embed.MeanPoolingEncoder``), else ``load_model``'s."""
+def load_query_model(model_path: str, graph: Path | None = None):
+    """What embeds queries while serving: the ONNX ``graph`` of a mean-pooling model on onnxruntime when given
+    (``qa.onnx_encoder.OnnxEncoder``), else such a model run with transformers alone when the folder is one
+    (same vectors as the build, ~100 MB less memory: ``qa.embed.MeanPoolingEncoder``), else ``load_model``'s."""
     if Path(model_path).is_dir() and MeanPoolingEncoder.fits(model_path):
         offline()
+        if graph is not None:
+            from qa.onnx_encoder import OnnxEncoder
+
+            return OnnxEncoder(model_path, graph)
         return MeanPoolingEncoder(model_path)
     return load_model(model_path)
 
@@ -237,6 +244,10 @@ def write_index(settings: Settings, documents: list[Document], vocabulary: list[
         store.write(name, Rows([r.doc for r in records[name]], terms[name], vectors[name]))
     store.close()
     build_lexicon(passages, terms["passages"], terms["units"]).save(tmp)
+    if MeanPoolingEncoder.fits(settings.model_path()):
+        from qa.onnx_encoder import ONNX_QUERY_MODEL, export_query_model
+
+        export_query_model(settings.model_path(), tmp / ONNX_QUERY_MODEL)
     (tmp / "vocabulary.json").write_text(json.dumps(vocabulary))
     (tmp / "documents.json").write_text(json.dumps([dataclasses.asdict(d) for d in documents], ensure_ascii=False))
     manifest = {
@@ -312,8 +323,13 @@ def load_index(settings: Settings) -> Index:
 def _read(settings: Settings) -> Index:
     import faiss
 
+    from qa.onnx_encoder import ONNX_QUERY_MODEL
+
     root = settings.index_dir
     manifest = json.loads((root / MANIFEST).read_text())
+    if settings.query_encoder not in QUERY_ENCODERS:
+        raise IndexUnavailable(f"Unknown query encoder {settings.query_encoder!r}: use {' or '.join(QUERY_ENCODERS)}.")
+    serve_graph = settings.query_encoder == "onnx" and ONNX_QUERY_MODEL in manifest["files"]
     documents = {d["id"]: _document(d) for d in json.loads((root / "documents.json").read_text())}
     passages = [p for d in documents.values() for p in d.passages]
     return Index(
@@ -326,6 +342,7 @@ def _read(settings: Settings) -> Index:
         vocabulary=json.loads((root / "vocabulary.json").read_text()),
         vocabulary_vectors=faiss.read_index(str(root / "vocabulary.faiss")),
         lexicon=Lexicon.load(root),
+        query_graph=root / ONNX_QUERY_MODEL if serve_graph else None,
     )
 
 

@@ -18,6 +18,8 @@ MAX_QUESTION_CHARS = 1000
 MAX_HISTORY_TURNS = 50
 # The longest answer the service gives is under 3,000 characters; history answers may be pasted, so leave room.
 MAX_HISTORY_ANSWER_CHARS = 20_000
+# The values of ``Settings.query_encoder``.
+QUERY_ENCODERS = ("onnx", "torch")
 
 
 def offline() -> None:
@@ -67,6 +69,10 @@ class Settings:
     # Milvus to use with store "milvus": a local path ending in .db is Milvus Lite, http://host:19530 a
     # Standalone server or a cluster; empty is Milvus Lite in index_dir/milvus.db.
     milvus_uri: str = ""
+    # What embeds queries while serving: "onnx" (the index folder's ONNX export of a mean-pooling model, run by
+    # onnxruntime; measured faster on this machine with the same answers, see README "qa bench") or "torch".
+    # A model the build cannot export is served with torch either way.
+    query_encoder: str = "onnx"
     # Embed the build on Ray Data: "local" (a Ray started in-process), "auto" or ray://host:10001 (a cluster).
     ray_address: str = ""
 

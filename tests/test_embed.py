@@ -13,6 +13,7 @@ from conftest import CORPUS
 from qa.answer import Pipeline
 from qa.embed import QueryEncoder, embed_on_ray, embed_texts
 from qa.evaluate import load_questions
+from qa.index import load_model
 
 QUESTIONS = CORPUS.parent / "tests" / "data" / "questions.jsonl"
 
@@ -26,7 +27,7 @@ def test_ray_data_embeds_the_same_vectors_as_the_plain_path(index):
         on_ray = embed_on_ray(index.model_path, texts, "local")
     finally:
         ray.shutdown()
-    assert np.array_equal(on_ray, embed_texts(index.model, texts))
+    assert np.array_equal(on_ray, embed_texts(load_model(index.model_path), texts))  # the build's model
 
 
 def test_a_repeated_query_is_embedded_once(index):
@@ -80,11 +81,12 @@ def test_concurrent_questions_share_model_calls_and_answer_as_asked_one_by_one(i
 
 def test_serving_embeds_queries_as_sentence_transformers_does_bit_for_bit(index):
     from qa.embed import MeanPoolingEncoder, _encode
-    from qa.index import load_model
+    from qa.index import load_query_model
 
-    assert isinstance(index.model, MeanPoolingEncoder)
+    served = load_query_model(index.model_path)  # the torch encoder (QA_QUERY_ENCODER=torch)
+    assert type(served) is MeanPoolingEncoder
     reference = load_model(index.model_path)
     questions = [q["question"] for q in load_questions(QUESTIONS)]
     for question in questions[:30]:
-        assert np.array_equal(_encode(index.model, [question], 32), _encode(reference, [question], 32))
-    assert np.array_equal(_encode(index.model, questions, 32), _encode(reference, questions, 32))
+        assert np.array_equal(_encode(served, [question], 32), _encode(reference, [question], 32))
+    assert np.array_equal(_encode(served, questions, 32), _encode(reference, questions, 32))
