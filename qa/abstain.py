@@ -154,9 +154,10 @@ class Abstainer:
         answer to it is right. With probabilities cross-validated by group (a follow-up stays with the
         question it follows; CV_REPEATS shuffles averaged): the threshold is the one that gets the most
         questions right (answered right, or abstained when unanswerable) while abstaining on at most
-        MAX_FALSE_ABSTAIN of the answerable ones; "high" is the lowest p(right) from which on, at every floor, HIGH_CONFIDENCE_ACCURACY
-        of the answers given were right, over all questions and within each style of asking (``styles``:
-        the question set each came from), so the band holds for people's questions, not only on average."""
+        MAX_FALSE_ABSTAIN of the answerable ones; "high" is the lowest p(right) from which on, at every
+        floor, HIGH_CONFIDENCE_ACCURACY of the answers given were right, over all questions and within each
+        style of asking (``styles``: the question set each came from), so the band holds for people's
+        questions, not only on average."""
         import numpy as np
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import GroupKFold, cross_val_predict

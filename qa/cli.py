@@ -21,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     settings = Settings.from_env(corpus_dir=args.corpus, index_dir=args.index, model=args.model,
                                  auto_build=False if args.no_build else None, store=args.store,
-                                 milvus_uri=args.milvus_uri, query_encoder=args.query_encoder, ray_address=getattr(args, "ray", None))
+                                 milvus_uri=args.milvus_uri, query_encoder=args.query_encoder,
+                                 ray_address=getattr(args, "ray", None))
     from qa.index import IndexUnavailable
     from qa.ingest import CorpusError
     from qa.lock import IndexBusy
@@ -221,8 +222,7 @@ def _calibrate(args, settings: Settings) -> int:
         "threshold_rule": f"most questions right with grouped {CV_FOLDS}-fold cross-validated false abstention <= "
                           f"{MAX_FALSE_ABSTAIN:.0%}, probabilities averaged over {CV_REPEATS} shuffles",
         "high_rule": f"lowest value from which on cross-validated answers were right >= {HIGH_CONFIDENCE_ACCURACY:.0%} "
-                     "at every floor, "
-                     "overall and within each fit set"})
+                     "at every floor, overall and within each fit set"})
     print(json.dumps({"reader": reader["weights"], "abstention": asdict(model)}, indent=2))
     return 0
 

@@ -120,7 +120,7 @@ def load_query_model(model_path: str, graph: Path | None = None):
     """What embeds queries while serving: the ONNX ``graph`` of a mean-pooling model on onnxruntime when given
     (``qa.onnx_encoder.OnnxEncoder``), else such a model run with transformers alone when the folder is one
     (same vectors as the build, ~100 MB less memory: ``qa.embed.MeanPoolingEncoder``), else ``load_model``'s."""
-    if Path(model_path).is_dir() and MeanPoolingEncoder.fits(model_path):
+    if MeanPoolingEncoder.fits(model_path):
         offline()
         if graph is not None:
             from qa.onnx_encoder import OnnxEncoder

@@ -211,17 +211,17 @@ class QueryAnalyzer:
         """``query`` with its everyday unknown words (bowel) searched for as the corpus words they paraphrase
         (gastrointestinal); ``nearest``: each unknown word's nearest corpus word and their cosine. The dense
         text stays the question's: the model already reads a paraphrase as what it means."""
+        similarities = [similarity for _, similarity in nearest]
         pairs = [(word, near) for word, (near, similarity) in zip(query.unknown_words, nearest)
                  if similarity >= PARAPHRASE_SIMILARITY and _everyday(word)]
-        similarity = [s for _, s in nearest]
         if not pairs:
-            return replace(query, unknown_similarity=similarity)
+            return replace(query, unknown_similarity=similarities)
         found = [near for _, near in pairs]
         added = [t for t in index_terms(" ".join(found)) if t in self.term_vocabulary and t not in self.meta_terms]
         paraphrased = set(index_terms(" ".join(word for word, _ in pairs)))
         return replace(query, terms=query.terms + added, focus_terms=query.focus_terms + added,
                        topic_terms=[t for t in query.topic_terms if t not in paraphrased] + added,
-                       expansions=query.expansions + found, unknown_similarity=similarity)
+                       expansions=query.expansions + found, unknown_similarity=similarities)
 
     def unknown_words(self, question: str) -> tuple[list[str], int]:
         """The question's content words that the corpus never uses, in any spelling, as written; and how many

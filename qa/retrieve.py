@@ -136,9 +136,9 @@ class HybridRetriever:
 
 def query_vectors(index: Index, query: Query) -> tuple[np.ndarray, np.ndarray]:
     """The vectors ``query`` searches with (its dense text, and the turn a follow-up leans on) and those of
-    its unknown words (abstention compares them with the corpus's words), from ONE embedding call: the
-    texts are embedded together and cached as a group, so every search of the question (a comparison's
-    per-paper ones too) and abstention's look-up share that call."""
+    its unknown words (looked up among the corpus's words for paraphrases and abstention), from ONE
+    embedding call: the texts are embedded together and cached as a group, so that look-up and every
+    search of the question (a comparison's per-paper ones too) share that call."""
     searched = [query.dense_text, query.context] if query.context else [query.dense_text]
     vectors = index.embed(searched + query.unknown_words)
     return vectors[:len(searched)], vectors[len(searched):]
