@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import itertools
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,10 @@ _SPELLING_RULES = [
     ("lled", "led"), ("lling", "ling"), ("ogue", "og"), ("aemia", "emia"), ("haem", "hem"),
 ]
 _SYMBOLS = {name: symbol for symbol, name in GREEK_NAMES.items() if symbol.islower() or symbol == "Δ"}
+# The Latin letter people type for a Greek one in a name (TGF-b, HIF-1a, NF-kB, avb6 for αvβ6); a spelling
+# is taken only when the corpus uses it, and only for a word of at most this many such letters (2^n spellings).
+_LATIN_FOR_GREEK = {"a": "α", "b": "β", "g": "γ", "d": "δ", "k": "κ"}
+_LATIN_FOR_GREEK_MAX = 4
 # Words that make a question lean on the turn before it.
 _ANAPHORA = {"it", "its", "they", "them", "their", "this", "that", "these", "those", "there", "such",
              "he", "she", "his", "her", "one", "ones", "same", "also", "too", "well"}
@@ -45,6 +50,12 @@ _FILLER = {"wait", "hey", "hi", "hello", "ok", "okay", "oh", "um", "hmm", "well"
 # letter dropped or doubled in a 7-letter word scores 0.92, a swap of two letters 0.86).
 TYPO_SIMILARITY = 0.88
 TYPO_MIN_LENGTH = 7
+# A shorter word (down to TYPO_SHORT_LENGTH letters) is taken for a misspelling only when English does not
+# use it (wordfreq's Zipf below TYPO_SHORT_ZIPF: relase 1.4, marow 0, tregs 1.5): the 4-6 letter English
+# words of the question sets sit near other corpus words at this similarity (real ~ renal, live ~ liver,
+# heart ~ heat, rain ~ brain) and are all at Zipf 2.2 or more (lavage 2.2, blots 2.3, the rest above 3).
+TYPO_SHORT_LENGTH = 5
+TYPO_SHORT_ZIPF = 2.0
 # Two stems are forms of one word when their shared beginning is at least this share of the longer one
 # (epithelium ~ epitheli 0.8, quantifying ~ quantit 0.75), so a word that merely starts alike is not
 # taken for a corpus word (electroporation ~ electron 0.7, EXOSC10 ~ ExoScreen 0.56, approval ~
@@ -129,7 +140,7 @@ class QueryAnalyzer:
         self.term_vocabulary = lexicon.terms
         self._sorted_terms = sorted(self.term_vocabulary)
         # One letter shorter than a misspelling may be: a doubled letter (tumorr) makes it one longer.
-        self._spellable = sorted(w for w in self.vocabulary if w.isalpha() and len(w) >= TYPO_MIN_LENGTH - 1)
+        self._spellable = sorted(w for w in self.vocabulary if w.isalpha() and len(w) >= TYPO_SHORT_LENGTH - 1)
         self.abbreviations = lexicon.abbreviations
         self.doc_names = _doc_names(documents)
         # A name of word characters only is found among the question's words with one look-up; others
@@ -278,13 +289,15 @@ class QueryAnalyzer:
         for name, symbol in _SYMBOLS.items():
             if name in low:
                 candidates += [low.replace(name, symbol), low.replace("-" + name, symbol)]
+        if is_name(word) or "-" in word:
+            candidates += _greek_spellings(low)
         for candidate in candidates:
             if candidate == low:
                 continue
             terms = index_terms(candidate)
             if candidate in self.vocabulary or (terms and all(t in self.term_vocabulary for t in terms)):
                 return candidate
-        if low.isalpha() and len(low) >= TYPO_MIN_LENGTH:
+        if _may_be_misspelt(word):
             close = difflib.get_close_matches(low, self._spellable, n=1, cutoff=TYPO_SIMILARITY)
             return close[0] if close else None
         return None
@@ -324,6 +337,32 @@ class QueryAnalyzer:
         named = {doc for word in set(re.findall(r"\w+", low)) for doc in self._docs_by_word.get(word, ())}
         named.update(doc for pattern, doc in self._name_patterns if pattern.search(low))
         return named.pop() if len(named) == 1 else None
+
+
+def _may_be_misspelt(word: str) -> bool:
+    """Is ``word`` (one the corpus does not use) long and un-English enough to be taken for a misspelling?"""
+    from wordfreq import zipf_frequency
+
+    low = word.lower()
+    if not low.isalpha() or len(low) < TYPO_SHORT_LENGTH:
+        return False
+    return len(low) >= TYPO_MIN_LENGTH or (not is_name(word) and zipf_frequency(low, "en") < TYPO_SHORT_ZIPF)
+
+
+def _greek_spellings(word: str) -> list[str]:
+    """``word`` with each combination of its Latin stand-ins for Greek letters replaced (avb6 -> αvβ6, ...)."""
+    places = [i for i, letter in enumerate(word) if letter in _LATIN_FOR_GREEK]
+    if not places or len(places) > _LATIN_FOR_GREEK_MAX:
+        return []
+    spellings = []
+    for chosen in itertools.product((False, True), repeat=len(places)):
+        letters = list(word)
+        for i, swap in zip(places, chosen):
+            if swap:
+                letters[i] = _LATIN_FOR_GREEK[letters[i]]
+        if any(chosen):
+            spellings.append("".join(letters))
+    return spellings
 
 
 def _everyday(word: str) -> bool:

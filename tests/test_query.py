@@ -64,6 +64,19 @@ def test_a_misspelt_word_reaches_the_corpus_word(analyzer):
     assert query.unknown_words == []
     # A short or far-off word is not bent into a corpus word.
     assert analyzer.analyze("exosome skincare serum").unknown_words == ["skincare"]
+    # A short word English does not use is a misspelling; a short English word is not (live is no "liver").
+    assert "release" in analyzer.analyze("heparanase exosome relase").expansions
+    assert "marrow" in analyzer.analyze("myeloma bone marow exosomes").expansions
+    live = analyzer.analyze("Do exosomes live long in the blood?")
+    assert "liver" not in live.expansions and "liv" not in live.terms
+
+
+def test_latin_letters_typed_for_greek_ones_reach_the_corpus_name(analyzer):
+    for typed, written in [("TGF-b", "tgf-β"), ("avb6", "αvβ6"), ("NF-kB", "nf-κb"), ("HIF-1a", "hif-1α")]:
+        query = analyzer.analyze(f"{typed} in tumour exosomes")
+        assert written in query.expansions and query.unknown_words == [], typed
+    # Only a spelling the corpus uses: Rab27a stays Rab27a.
+    assert not any("α" in e or "β" in e for e in analyzer.analyze("Rab27a and exosome release").expansions)
 
 
 def test_padding_and_contractions_are_not_the_subject(analyzer):
