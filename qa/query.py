@@ -31,9 +31,10 @@ _SYMBOLS = {name: symbol for symbol, name in GREEK_NAMES.items() if symbol.islow
 # is taken only when the corpus uses it, and only for a word of at most this many such letters (2^n spellings).
 _LATIN_FOR_GREEK = {"a": "α", "b": "β", "g": "γ", "d": "δ", "k": "κ"}
 _LATIN_FOR_GREEK_MAX = 4
-# Words that make a question lean on the turn before it.
+# Words that make a question lean on the turn before it ("something similar", "an example?").
 _ANAPHORA = {"it", "its", "they", "them", "their", "this", "that", "these", "those", "there", "such",
-             "he", "she", "his", "her", "one", "ones", "same", "also", "too", "well"}
+             "he", "she", "his", "her", "one", "ones", "same", "also", "too", "well", "similar", "similarly",
+             "likewise", "else", "another", "example", "examples", "instance"}
 _FOLLOW_OPENERS = ("and ", "what about", "how about", "and what", "what of", "but ", "also ", "so ")
 _COMPARE_CUES = {"both", "compare", "comparison", "agree", "disagree", "differ", "difference", "versus",
                  "contrast"}
@@ -330,6 +331,9 @@ class QueryAnalyzer:
         """An opener ("and ...", "what about ..."), a pronoun, or at most one word of its own."""
         low = text.lower().strip()
         tokens = {w.lower() for w in words(text)}
+        # "ok, but ..." opens with "but" once the padding is off.
+        while (first := re.match(r"(\w+)\W+", low)) and first.group(1) in _FILLER:
+            low = low[first.end():]
         return low.startswith(_FOLLOW_OPENERS) or bool(tokens & _ANAPHORA) or len(set(topic)) <= 1
 
     def _doc(self, text: str) -> str | None:

@@ -37,6 +37,11 @@ def test_follow_ups_borrow_the_previous_turn_only_when_needed(analyzer):
     assert elliptical.follow_up and "MET-carrying" in elliptical.context
     standalone = analyzer.analyze("How does hypoxia change exosome release in glioblastoma?", history)
     assert not standalone.follow_up and not standalone.context
+    # Padding before the opener, "something similar" and "an example" lean on the turn before too.
+    for question in ("ok, but what about melanoma exosomes in bone marrow?", "does something similar happen in lung cancer?",
+                     "got an example involving macrophages?"):
+        leaning = analyzer.analyze(question, history)
+        assert leaning.follow_up and "MET-carrying" in leaning.context, question
 
 
 def test_words_the_papers_never_use_are_flagged(analyzer):
