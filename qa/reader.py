@@ -173,8 +173,9 @@ class Reader:
         best_passage = max(top_passages.values(), default=1.0) or 1.0
         best_sparse = max((h.sparse for h in retrieval.unit_hits), default=1.0) or 1.0
         pool = {h.unit.id: h for h in retrieval.unit_hits[:UNIT_POOL]}
+        # Where the previous answer was is a candidate even when the follow-up's few words do not find it.
         for hit in retrieval.unit_hits:
-            if hit.unit.passage_id in top_passages:
+            if hit.unit.passage_id in top_passages or hit.unit.id in anchors or self._paragraph(hit.unit) in anchors:
                 pool.setdefault(hit.unit.id, hit)
         asked = asked_for(query)
         question_terms = set(index_terms(query.question))
@@ -186,7 +187,7 @@ class Reader:
             passage = self.index.passage_by_id[unit.passage_id]
             terms = self.unit_terms[unit.id]
             overlap = sum(w * self.idf.get(t, self.max_idf) for t, w in focus.items() if t in terms) / weight
-            anchored = (unit.doc, passage.paragraph) in anchors and passage.paragraph >= 0
+            anchored = self._paragraph(unit) in anchors
             signals = {
                 "dense": hit.dense,
                 "overlap": overlap * min(1.0, max(0.0, hit.dense) / OVERLAP_GATE),
@@ -211,6 +212,11 @@ class Reader:
             candidates.append(Candidate(unit, score, hit.dense, anchored, signals))
         candidates.sort(key=lambda c: -c.score)
         return candidates
+
+    def _paragraph(self, unit: Unit) -> tuple | None:
+        """(doc, paragraph number) of a unit in a paragraph of prose; None for a table row or a caption."""
+        paragraph = self.index.passage_by_id[unit.passage_id].paragraph
+        return (unit.doc, paragraph) if paragraph >= 0 else None
 
     @staticmethod
     def _focus(query) -> dict[str, float]:
@@ -259,8 +265,11 @@ class Reader:
             if not asks_beyond(query):
                 # "Which reference supports that?": the sentences the previous answer quoted, with their refs.
                 return quoted[:3]
-            # "Why is that?" names nothing of its own: the answer goes on where the previous one was quoted.
-            candidates = [c for c in candidates if c.anchored] or candidates
+            # "Why is that?" names nothing of its own: the answer goes on where the previous one was quoted,
+            # with the sentence right after the quote first.
+            candidates = ([c for c in candidates if c.signals.get("after_previous_quote")]
+                          + [c for c in candidates if c.anchored and not c.signals.get("after_previous_quote")]
+                          or candidates)
         best = candidates[0]
         chosen = [best.unit]
         table = self.index.passage_by_id[best.unit.passage_id].table
@@ -418,9 +427,10 @@ def asked_for(query) -> str | None:
 
 
 def asks_beyond(query) -> bool:
-    """Does a question ask for something its words do not name ("why is that?", "is it safe?"), other
-    than a source? A follow-up that does wants more than the sentences the previous answer quoted."""
-    return asked_for(query) is not None and not query.wants_refs
+    """Does a question ask for something other than the source of what it refers to ("why is that?", "is
+    it safe?", "what does it do once it gets there?")? A follow-up that does wants more than the sentences
+    the previous answer quoted; one asking "which reference is that from?" wants those sentences again."""
+    return not query.wants_refs
 
 
 def _broad(query) -> bool:

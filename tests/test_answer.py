@@ -84,6 +84,15 @@ def test_a_why_follow_up_goes_on_from_the_quote_instead_of_repeating_it(pipeline
     assert "NK cells are another immune cell" in source.sentences[0].text and 59 in source.sentences[0].refs
 
 
+def test_a_follow_up_with_no_words_of_its_own_reads_on_from_the_quote(pipeline):
+    history = [{"question": "Which miRNA is carried by exosomes from metastatic breast cancer cells?",
+                "answer": "Exosomes from metastatic breast cancer cells contain miR-105."}]
+    # Its words find nothing near the quote; the sentence after it is what it asks for.
+    answer = pipeline.ask("what does it actually do once it gets there?", history)
+    assert "degrades ZO-1 protein" in answer.sentences[0].text
+    assert all("contain miR-105" not in s.text for s in answer.sentences)
+
+
 def test_unanswerable_questions_abstain_with_nearest_passages(pipeline):
     for question in ("What is the capital of Australia?", "How do I bake sourdough bread?",
                      "Which glypican-1 assay detects pancreatic cancer exosomes?"):
