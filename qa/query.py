@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from qa.lexicon import Lexicon
-from qa.text import GREEK_NAMES, WORD, index_terms, strip_refs, words
+from qa.text import GREEK_NAMES, NUMBER, WORD, index_terms, strip_refs, words
 
 # British -> American spellings as general English rules (applied only when the result is a corpus word).
 _SPELLING_RULES = [
@@ -214,7 +214,8 @@ class QueryAnalyzer:
             wants_quantity=wants_quantity,
             defines=_defined(text),
             listed=[t for t in _listed(text) if t not in self.meta_terms],
-            quantity_form=next((form for cue, form in _QUANTITY_FORMS if cue.search(text)), r"\d") if wants_quantity else "",
+            quantity_form=(next((form for cue, form in _QUANTITY_FORMS if cue.search(text)), NUMBER.pattern)
+                           if wants_quantity else ""),
             unknown_words=unknown,
             content_words=content,
         )

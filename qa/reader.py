@@ -17,7 +17,7 @@ from pathlib import Path
 
 from qa.index import Index, Unit
 from qa.retrieve import CANDIDATES, EXHAUSTIVE_MAX_ROWS, Retrieval
-from qa.text import index_terms, squash, strip_refs
+from qa.text import NUMBER, index_terms, squash, strip_refs
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "data" / "reader.json"
 MAX_ANSWER_WORDS = 80
@@ -31,7 +31,6 @@ RELATION_OVERLAP = 0.6
 UNIT_POOL = 40
 # A sentence opening with one of these leans on the sentence before it.
 _LEANING_OPENERS = re.compile(r"^(This|These|They|It|Its|Such|Those|Their|He|She|Both|The latter|The former)\b")
-_NUMBER = re.compile(r"\d")
 # What follows a noun whose instances a sentence lists: "lipids such as A, B", "fluids including ...",
 # "markers (A, B, C)", "proteins are found on exosomes that include A, B".
 _ENUMERATION = re.compile(r"(?:[\s,]+[\w-]+){0,7}?[\s,]*(?:\b(?:such as|including|includes?|namely|e\.g\.)|\([^)]*,|:\s*[\w-]+,)")
@@ -206,7 +205,7 @@ class Reader:
                                       and passage.label.split()[-1:] == [str(query.figure)]),
                 "previous_paragraph": float(anchored),
                 "after_previous_quote": float(unit.id in anchors),
-                "quantity": float(query.wants_quantity and bool(_NUMBER.search(strip_refs(unit.text)))),
+                "quantity": float(query.wants_quantity and bool(NUMBER.search(strip_refs(unit.text)))),
             }
             score = sum(getattr(self.weights, name) * value for name, value in signals.items())
             candidates.append(Candidate(unit, score, hit.dense, anchored, signals))
@@ -314,7 +313,7 @@ class Reader:
         specific = {t for t in mine & theirs & asked if self.idf.get(t, 0.0) >= SPECIFIC_IDF}
         carries_on = bool(specific | (mine & theirs & set(query.key_terms))) and bool((theirs - mine) & asked)
         gives_number = (query.wants_quantity and bool(mine & theirs & asked)
-                        and not _NUMBER.search(strip_refs(best.text)) and bool(_NUMBER.search(strip_refs(after.text))))
+                        and not NUMBER.search(strip_refs(best.text)) and bool(NUMBER.search(strip_refs(after.text))))
         if (carries_on or gives_number) and _words(chosen + [after]) <= MAX_ANSWER_WORDS:
             return [best, after] + chosen[1:]
         return chosen

@@ -9,6 +9,10 @@ from pathlib import Path
 # A bracketed citation such as [39], [25, 99], [61-64], [2, 3, 5-7] or [74–80].
 REF_BRACKET = re.compile(r"\[\s*(\d+(?:\s*[-–]\s*\d+)?(?:\s*,\s*\d+(?:\s*[-–]\s*\d+)?)*)\s*\]")
 
+# A number in digits or in words ("six key traits"); "one" is left out, since English uses it as a pronoun.
+NUMBER = re.compile(r"\d|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|"
+                    r"thousands?|millions?)\b", re.I)
+
 WORD = re.compile(r"[0-9A-Za-z\u0370-\u03ff\u00b5]+(?:[-'/+][0-9A-Za-z\u0370-\u03ff\u00b5]+)*\+?")
 
 # Spelled-out Greek letters, so "TGF-beta" and "TGF-β" meet in one token form.

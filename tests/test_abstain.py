@@ -52,3 +52,10 @@ def test_a_name_the_papers_never_use_is_foreign_however_its_letters_embed(pipeli
     as_word = pipeline.abstention_features("Are exosomes used with zyn gel?")[foreign]
     assert as_name > 0.9 > 0.5 > as_word > 0  # rarity 1 x fully foreign; a word 0.66 close is nearly a paraphrase
     assert pipeline.ask("Are exosomes used with ZYN002 gel?").abstained
+
+
+def test_a_count_written_in_words_is_a_number(pipeline):
+    # "how many ...?" is answered by "the six key traits": no digit, still the count asked for.
+    missing = FEATURES.index("number_missing")
+    assert pipeline.abstention_features("How many key traits of cancer did Hanahan and Weinberg outline?")[missing] == 0
+    assert pipeline.abstention_features("How many patients received amiloride in the trial?")[missing] == 1
