@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from qa.lexicon import Lexicon
-from qa.text import GREEK_NAMES, NUMBER, WORD, index_terms, strip_refs, words
+from qa.text import COUNT, GREEK_NAMES, NUMBER, WORD, index_terms, strip_refs, words
 
 # British -> American spellings as general English rules (applied only when the result is a corpus word).
 _SPELLING_RULES = [
@@ -82,8 +82,11 @@ _QUANTITY = re.compile(r"\b(how (many|much|long|big|large|small|often|old)|what 
                        r"fraction|concentration|year|amount|number|temperature|speed|rate)|size|diameter|"
                        r"which year|\bcounts?\b|number of|when (?:was|were|did)|specificity|sensitivity and|"
                        r"diagnostic accuracy|survival rates?|\d+[- ]year survival|median survival|\bauc\b)", re.I)
+# A yes/no question ("Can exosomes cross the blood-brain barrier?") asks whether a relation holds.
+YES_NO = re.compile(r"^\s*(is|are|can|could|do|does|did|will|would|should|has|have|was|were|may|might)\b", re.I)
 # What a number must look like to answer a question about a kind of quantity (any digit otherwise).
 _QUANTITY_FORMS = [
+    (re.compile(r"\bhow many\b", re.I), COUNT.pattern),
     (re.compile(r"\b(percentage|percent|proportion|fraction|specificity|sensitivity|accuracy|survival|auc)\b", re.I),
      r"%|\bper ?cent|\b0?\.\d+\b"),
     (re.compile(r"\b(dose|dosage|concentration)\b", re.I),
@@ -170,7 +173,9 @@ class QueryAnalyzer:
                  if t in self.term_vocabulary and t not in self.meta_terms]
         dense = " ".join([self._symbolised(text)] + variants + expansions)
         terms = [t for t in index_terms(" ".join([text] + variants + expansions)) if t not in self.meta_terms]
-        wants_quantity = bool(_QUANTITY.search(text))
+        # "Does hypoxia change how many exosomes are released?" asks whether, not for a count.
+        cue = _QUANTITY.search(text)
+        wants_quantity = bool(cue) and not (YES_NO.match(text) and cue.group(0).lower() == "how many")
         if wants_quantity:  # "how big", "how many": the kind of answer, not its subject
             focus = [t for t in focus if t not in _QUANTITY_TERMS]
             terms = [t for t in terms if t not in _QUANTITY_TERMS]

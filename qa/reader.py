@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from qa.index import Index, Unit
+from qa.query import YES_NO
 from qa.retrieve import CANDIDATES, EXHAUSTIVE_MAX_ROWS, Retrieval
 from qa.text import NUMBER, index_terms, squash, strip_refs
 
@@ -398,8 +399,6 @@ class Reader:
         return False
 
 
-# A yes/no question ("Can exosomes cross the blood-brain barrier?") asks whether a relation holds.
-_YES_NO = re.compile(r"^\s*(is|are|can|could|do|does|did|will|would|should|has|have|was|were|may|might)\b", re.I)
 _WHY = re.compile(r"\bwhy\b|\bwhat (?:causes|makes)\b|\breason", re.I)
 _HOW = re.compile(r"\bhow (?:are|is|do|does|did|can|could|were|was)\b", re.I)
 _NAMING = re.compile(r"\b(?:term|name|word) for\b|\bwhat (?:is|are) .* called\b", re.I)
@@ -420,7 +419,7 @@ def asked_for(query) -> str | None:
         return "cause"
     if _HOW.search(text):
         return "means"
-    if _YES_NO.match(text):
+    if YES_NO.match(text):
         return "relation"
     return None
 

@@ -9,9 +9,15 @@ from pathlib import Path
 # A bracketed citation such as [39], [25, 99], [61-64], [2, 3, 5-7] or [74–80].
 REF_BRACKET = re.compile(r"\[\s*(\d+(?:\s*[-–]\s*\d+)?(?:\s*,\s*\d+(?:\s*[-–]\s*\d+)?)*)\s*\]")
 
-# A number in digits or in words ("six key traits"); "one" is left out, since English uses it as a pronoun.
-NUMBER = re.compile(r"\d|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|"
-                    r"thousands?|millions?)\b", re.I)
+# Numbers in words; "one" is left out, since English uses it as a pronoun.
+NUMBER_WORDS = ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "dozens?",
+                "hundreds?", "thousands?", "millions?")
+# A number in digits or in words ("six key traits").
+NUMBER = re.compile(rf"\d|\b(?:{'|'.join(NUMBER_WORDS)})\b", re.I)
+# A count of things: a number of its own (not the digits of a name such as miR-1290) followed within three
+# words by a plural noun ("7 of 25 glioblastoma patients", "six key traits", "1,639 mRNAs").
+COUNT = re.compile(rf"(?<![\w-])(?:\d[\d,.]*|{'|'.join(NUMBER_WORDS)})(?![\w-])(?:\s+[\w-]+){{0,3}}?\s+[a-z][\w-]*s\b",
+                   re.I)
 
 WORD = re.compile(r"[0-9A-Za-z\u0370-\u03ff\u00b5]+(?:[-'/+][0-9A-Za-z\u0370-\u03ff\u00b5]+)*\+?")
 

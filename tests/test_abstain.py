@@ -59,3 +59,5 @@ def test_a_count_written_in_words_is_a_number(pipeline):
     missing = FEATURES.index("number_missing")
     assert pipeline.abstention_features("How many key traits of cancer did Hanahan and Weinberg outline?")[missing] == 0
     assert pipeline.abstention_features("How many patients received amiloride in the trial?")[missing] == 1
+    # The digits of a name are no count: the miR-1290 row says nothing of how many patients.
+    assert pipeline.abstention_features("How many prostate cancer patients had exosomal miR-1290 measured?")[missing] == 1

@@ -110,3 +110,10 @@ def test_a_paraphrased_question_gets_the_answer_its_corpus_wording_gets(pipeline
 def test_a_name_is_told_from_a_word_and_a_number():
     assert all(is_name(w) for w in ("PRP", "ExoDx", "CAR-T", "miR-21", "Tspan8", "NKG2D"))
     assert not any(is_name(w) for w in ("Exosomes", "spit", "2018", "1-2"))
+
+
+def test_a_yes_no_question_about_an_amount_asks_whether_not_how_many(analyzer):
+    assert analyzer.analyze("How many exosomes do melanoma cells release at low pH?").wants_quantity
+    assert not analyzer.analyze("Does low pH change how many exosomes melanoma cells release?").wants_quantity
+    # "How big" in a yes/no question still asks for the sizes.
+    assert analyzer.analyze("Do the two reviews agree on how big exosomes are?").wants_quantity
