@@ -177,7 +177,8 @@ class Abstainer:
             answered = p_answerable >= t
             if np.mean(~answered[labels]) <= MAX_FALSE_ABSTAIN:
                 scores.append((np.mean(np.where(answered, correct, ~labels)), t))
-        threshold = float(max(scores)[1]) if scores else 0.05
+        # Of equally accurate thresholds the lowest: abstaining more that buys nothing only loses answers.
+        threshold = float(max(scores, key=lambda pair: (pair[0], -pair[1]))[1]) if scores else 0.05
         answered = p_answerable >= threshold
         # "high" starts where every higher floor (with enough answers above it) also holds the accuracy: the
         # lowest floor that merely reaches it can sit on a lucky dip of a noisy curve.
