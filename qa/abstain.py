@@ -94,8 +94,8 @@ def _rarity(word: str) -> float:
 
 def load_word_frequencies() -> None:
     """Load wordfreq and its English list now, not in the first question with a word the papers never use: the
-    import (tokenizer regexes, language data) and the list took 0.4-0.5 s of a fresh server's worker thread,
-    4-5 ms a request over the 94 questions of `qa bench`'s first pass."""
+    import (tokenizer regexes, language data) and the list take 0.17 s alone, and took 0.4-0.5 s of a busy
+    fresh server's worker thread (several threads at once under load) in `qa bench`'s first pass."""
     _rarity("exosome")
 
 
