@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from qa import deadline
-from qa.abstain import Abstainer, features
+from qa.abstain import Abstainer, features, load_word_frequencies
 from qa.citations import Citation, Quote, cite
 from qa.index import Index, Unit
 from qa.query import QueryAnalyzer
@@ -84,6 +84,12 @@ class Pipeline:
         timing["total"] = _ms(started)
         return Answer(question, answer, False, round(confidence, 3), sentences, citations, passages, timing,
                       confidence_level=self.abstainer.level(confidence))
+
+    def warm_up(self) -> None:
+        """Do now what a fresh process's first questions would otherwise wait for: load the query model, search
+        once, and load abstention's word frequencies."""
+        self.ask("warm up")
+        load_word_frequencies()
 
     def _reranked(self, retrieval: Retrieval, chosen: list[Unit]) -> list:
         """The retrieved passages, those the chosen units come from first (the reader re-ranks)."""

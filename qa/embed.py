@@ -33,6 +33,13 @@ QUERY_CACHE_ENTRIES = 4096
 # questions in one call: 645 against 32 ms). On an idle machine 2 threads are faster alone (6.2 against 8.5 ms)
 # but leave no core for the rest of a request.
 QUERY_THREADS = 1
+# Texts per forward pass when the query encoder embeds what is waiting. The texts are sorted by length and each
+# pass pads to its longest, so one pass for all of them pays a question's length for every short unknown word
+# (the 94 questions embed 146 texts, 2-5 for a question with such words). Measured on the ONNX encoder (1 thread,
+# the 94 questions' texts, medians of 5 rounds, ms a question): 4 questions a call (max_active_requests at work)
+# 7.5 in passes of 4 against 8.6 in one pass; 16 a call 6.6 against 10.0; 1 a call 8.5 against 8.7 (7.6 in
+# passes of 1, 8.1 of 2: each pass has a fixed cost).
+QUERY_BATCH_TEXTS = 4
 
 
 def embed_texts(model, texts: list[str], progress: bool = False) -> np.ndarray:
@@ -177,8 +184,9 @@ class QueryEncoder:
     the texts wait for the encoder's one model thread, which embeds everything waiting in a single model
     call: no timer, so a lone request never waits, and under load the batches grow with the queue. One
     thread also means the model's per-thread buffers exist once, not once per request thread; it runs the model on
-    QUERY_THREADS, leaving the other core to the rest of the requests. A lone request's call is
-    exactly the model's ``encode`` of its texts.
+    QUERY_THREADS, leaving the other core to the rest of the requests, in forward passes of at most
+    QUERY_BATCH_TEXTS texts. A lone request's call is exactly the model's ``encode`` of its texts with that
+    batch size.
     """
 
     def __init__(self, model, cache_entries: int = QUERY_CACHE_ENTRIES):
@@ -233,6 +241,6 @@ class QueryEncoder:
         """One model call for every group's texts, split back per group."""
         self.calls += 1
         flat = [text for group in groups for text in group]
-        matrix = _encode(self.model, flat, batch_size=max(len(flat), 32))
+        matrix = _encode(self.model, flat, batch_size=QUERY_BATCH_TEXTS)
         bounds = np.cumsum([0] + [len(group) for group in groups])
         return [matrix[start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]

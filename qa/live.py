@@ -27,6 +27,7 @@ class LiveIndex:
     def __init__(self, settings: Settings, index: Index):
         self.settings = settings
         self.pipeline = Pipeline(index)
+        self.pipeline.warm_up()
         self.reason: str | None = None  # why the index on disk is not the one served (None: it is)
         self._checked = time.monotonic()
         self._checking = threading.Lock()
@@ -61,7 +62,7 @@ class LiveIndex:
             try:
                 index = load_index(self.settings)
                 pipeline = Pipeline(index)
-                pipeline.ask("warm up")  # loads the model before the switch, so no request waits for it
+                pipeline.warm_up()  # before the switch, so no request waits for it
             except IndexUnavailable as exc:
                 reason = str(exc)
             else:

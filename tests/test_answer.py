@@ -125,3 +125,11 @@ def test_a_table_caption_brings_its_best_matching_row(pipeline):
     texts = [s.text for s in answer.sentences]
     assert texts[0].startswith("Table 2:")
     assert any(t.startswith("Activities: Nanocarriers") and "Proper design is a challenge" in t for t in texts[1:])
+
+
+def test_warming_up_loads_what_a_first_question_with_a_foreign_word_would_wait_for(pipeline):
+    from wordfreq import get_frequency_dict
+
+    get_frequency_dict.cache_clear()
+    pipeline.warm_up()
+    assert get_frequency_dict.cache_info().currsize == 1  # abstention's English word list, loaded once
