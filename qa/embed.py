@@ -40,6 +40,12 @@ QUERY_THREADS = 1
 # 7.5 in passes of 4 against 8.6 in one pass; 16 a call 6.6 against 10.0; 1 a call 8.5 against 8.7 (7.6 in
 # passes of 1, 8.1 of 2: each pass has a fixed cost).
 QUERY_BATCH_TEXTS = 4
+# A text less than this share of the length (in characters) of its pass's longest text starts a pass of its own:
+# a question's unknown words (1-3 tokens) padded to the question's length cost as much as the question. On the
+# 94 questions (each with one more unknown word, 247 texts; one call a question, ONNX, 1 thread, 2-3 rounds):
+# ms a question p50 / p95 12.4-13.4 / 21.9-23.5 in passes of 4 by order, 9.4-10.7 / 13.1-15.1 at 0.5, 9.8-10.1
+# / 13.7-15.1 at 0.33, 10.8-10.9 / 15.9-16.9 at 0.67, 11.4-13.9 / 19.7-21.7 at 0.8; vectors within 5e-8.
+PASS_LENGTH_SHARE = 0.5
 
 
 def embed_texts(model, texts: list[str], progress: bool = False) -> np.ndarray:
@@ -185,8 +191,8 @@ class QueryEncoder:
     call: no timer, so a lone request never waits, and under load the batches grow with the queue. One
     thread also means the model's per-thread buffers exist once, not once per request thread; it runs the model on
     QUERY_THREADS, leaving the other core to the rest of the requests, in forward passes of at most
-    QUERY_BATCH_TEXTS texts. A lone request's call is exactly the model's ``encode`` of its texts with that
-    batch size.
+    QUERY_BATCH_TEXTS texts of like length (``_passes``): a question and its one-word unknown terms go in
+    passes of their own, each pass the model's ``encode`` of its texts.
     """
 
     def __init__(self, model, cache_entries: int = QUERY_CACHE_ENTRIES):
@@ -238,9 +244,25 @@ class QueryEncoder:
                 batch[texts].set_result(matrix)
 
     def _embed(self, groups: list[tuple[str, ...]]) -> list[np.ndarray]:
-        """One model call for every group's texts, split back per group."""
+        """Every group's texts embedded in passes of like length (see PASS_LENGTH_SHARE), split back per group."""
         self.calls += 1
         flat = [text for group in groups for text in group]
-        matrix = _encode(self.model, flat, batch_size=QUERY_BATCH_TEXTS)
+        passes = _passes(flat)
+        vectors = [_encode(self.model, [flat[i] for i in rows], batch_size=len(rows)) for rows in passes]
+        matrix = np.empty((len(flat), vectors[0].shape[1]), dtype="float32")
+        for rows, part in zip(passes, vectors):
+            matrix[rows] = part
         bounds = np.cumsum([0] + [len(group) for group in groups])
         return [matrix[start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]
+
+
+def _passes(texts: list[str]) -> list[list[int]]:
+    """The positions of ``texts``, longest first, cut into forward passes of at most QUERY_BATCH_TEXTS texts
+    of like length (a text shorter than PASS_LENGTH_SHARE of its pass's first starts the next pass)."""
+    passes: list[list[int]] = []
+    for i in sorted(range(len(texts)), key=lambda i: -len(texts[i])):
+        if (not passes or len(passes[-1]) == QUERY_BATCH_TEXTS
+                or len(texts[i]) < PASS_LENGTH_SHARE * len(texts[passes[-1][0]])):
+            passes.append([])
+        passes[-1].append(i)
+    return passes
