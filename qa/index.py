@@ -80,6 +80,16 @@ class Index:
         self.units_by_passage: dict[str, list[Unit]] = {}
         for unit in self.units:
             self.units_by_passage.setdefault(unit.passage_id, []).append(unit)
+        self._positions: dict[str, dict[str, int]] = {}
+
+    def passage_position(self, passage: Passage) -> int:
+        """Where ``passage`` stands among its document's passages (a document's positions are worked out the first
+        time one is asked for: ``list.index`` compared passages field by field, 7.7 ms a question at 1M passages)."""
+        positions = self._positions.get(passage.doc)
+        if positions is None:
+            positions = self._positions[passage.doc] = {
+                p.id: i for i, p in enumerate(self.documents[passage.doc].passages)}
+        return positions[passage.id]
 
     @property
     def model(self):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import itertools
+import math
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -144,7 +145,12 @@ class QueryAnalyzer:
         self.term_vocabulary = lexicon.terms
         self._sorted_terms = sorted(self.term_vocabulary)
         # One letter shorter than a misspelling may be: a doubled letter (tumorr) makes it one longer.
-        self._spellable = sorted(w for w in self.vocabulary if w.isalpha() and len(w) >= TYPO_SHORT_LENGTH - 1)
+        # Corpus words a misspelling may be taken for, by length: difflib's ratio 2M / (a + b) reaches
+        # TYPO_SIMILARITY only for lengths within a factor (2 - T) / T of each other, so only those are compared.
+        self._spellable: dict[int, list[str]] = {}
+        for w in sorted(self.vocabulary):
+            if w.isalpha() and len(w) >= TYPO_SHORT_LENGTH - 1:
+                self._spellable.setdefault(len(w), []).append(w)
         self.abbreviations = lexicon.abbreviations
         self.doc_names = _doc_names(documents)
         # A name of word characters only is found among the question's words with one look-up; others
@@ -305,7 +311,10 @@ class QueryAnalyzer:
             if candidate in self.vocabulary or (terms and all(t in self.term_vocabulary for t in terms)):
                 return candidate
         if _may_be_misspelt(word):
-            close = difflib.get_close_matches(low, self._spellable, n=1, cutoff=TYPO_SIMILARITY)
+            reach = (2 - TYPO_SIMILARITY) / TYPO_SIMILARITY
+            lengths = range(math.ceil(len(low) / reach), math.floor(len(low) * reach) + 1)
+            close = difflib.get_close_matches(low, [w for n in lengths for w in self._spellable.get(n, ())], n=1,
+                                              cutoff=TYPO_SIMILARITY)
             return close[0] if close else None
         return None
 

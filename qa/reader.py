@@ -377,12 +377,12 @@ class Reader:
     def _neighbour(self, unit: Unit, step: int) -> Unit | None:
         """The sentence before (step -1) or after (step 1) ``unit`` in its paragraph, across passage windows."""
         siblings = self.index.units_by_passage.get(unit.passage_id, [])
-        k = siblings.index(unit) + step
+        k = next(i for i, sibling in enumerate(siblings) if sibling.id == unit.id) + step
         if 0 <= k < len(siblings):
             return siblings[k]
         passage = self.index.passage_by_id[unit.passage_id]
         document = self.index.documents[unit.doc]
-        position = document.passages.index(passage) + step
+        position = self.index.passage_position(passage) + step
         if passage.kind == "paragraph" and 0 <= position < len(document.passages):
             other = document.passages[position]
             units = self.index.units_by_passage.get(other.id, [])

@@ -106,7 +106,7 @@ def passage_view(index: Index, passage_id: str) -> dict:
     if passage is None:
         raise NotFound(f"No passage {passage_id!r}. Passage ids look like 'zhang2015-p003-1' or 'bae2018-t1-r04'.")
     doc = index.documents[passage.doc]
-    position = doc.passages.index(passage)
+    position = index.passage_position(passage)
     return {
         "passage": passage_record(passage),
         "previous": doc.passages[position - 1].id if position > 0 else None,

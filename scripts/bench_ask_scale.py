@@ -47,9 +47,12 @@ def main() -> None:
         cached, _ = server.ask_all(questions, 1)
         results.update(percentiles("ask_cached", cached))
         results["peak_rss_mb"] = round(server.peak_rss_mb())
-    results.update(floor(Settings.from_env(overlap_sentences=0), questions))
-    results["ask_to_embedding_p50"] = results["ask_p50_ms"] / results["embed_p50_ms"]
-    results["ask_to_embedding_p95"] = results["ask_p95_ms"] / results["embed_p95_ms"]
+    results.update(floor(Settings.from_env(overlap_sentences=0), questions, args.synthetic / "index"))
+    # Against each floor qa bench reports: the model's encode on torch's threads, on serving's 1 thread, and the
+    # index's ONNX export on 1 thread.
+    for floor_name in ("embed", "embed_serving_threads", "embed_onnx"):
+        for share in ("p50", "p95"):
+            results[f"ask_to_{floor_name}_{share}"] = results[f"ask_{share}_ms"] / results[f"{floor_name}_{share}_ms"]
     results = {k: round(v, 3) if isinstance(v, float) else v for k, v in results.items()}
     args.json.write_text(json.dumps(results, indent=2))
     for key, value in results.items():
