@@ -144,8 +144,8 @@ class QueryAnalyzer:
         self.vocabulary = lexicon.words
         self.term_vocabulary = lexicon.terms
         self._sorted_terms = sorted(self.term_vocabulary)
-        # One letter shorter than a misspelling may be: a doubled letter (tumorr) makes it one longer.
-        # Corpus words a misspelling may be taken for, by length: difflib's ratio 2M / (a + b) reaches
+        # Corpus words a misspelling may be taken for, by length (one letter shorter than the shortest
+        # misspelling: a doubled letter makes it one longer): difflib's ratio 2M / (a + b) reaches
         # TYPO_SIMILARITY only for lengths within a factor (2 - T) / T of each other, so only those are compared.
         self._spellable: dict[int, list[str]] = {}
         for w in sorted(self.vocabulary):
