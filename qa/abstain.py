@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.query import PARAPHRASE_SIMILARITY, is_name
+from qa.query import PARAPHRASE_SIMILARITY, english_frequency, is_name
 from qa.text import strip_refs
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -87,16 +87,7 @@ def _sigmoid(z: float) -> float:
 
 def _rarity(word: str) -> float:
     """0 for an everyday English word, 1 for one English text never uses (wordfreq's Zipf scale, 0-7)."""
-    from wordfreq import zipf_frequency
-
-    return max(0.0, 1.0 - zipf_frequency(word, "en") / 7.0)
-
-
-def load_word_frequencies() -> None:
-    """Load wordfreq and its English list now, not in the first question with a word the papers never use: the
-    import (tokenizer regexes, language data) and the list take 0.17 s alone, and took 0.4-0.5 s of a busy
-    fresh server's worker thread (several threads at once under load) in `qa bench`'s first pass."""
-    _rarity("exosome")
+    return max(0.0, 1.0 - english_frequency(word) / 7.0)
 
 
 # What "high confidence" must mean: right at least this often among the answers above the band's floor

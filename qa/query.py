@@ -358,37 +358,33 @@ class QueryAnalyzer:
         return named.pop() if len(named) == 1 else None
 
 
-def _may_be_misspelt(word: str) -> bool:
-    """Is ``word`` (one the corpus does not use) long and un-English enough to be taken for a misspelling?"""
+def english_frequency(word: str) -> float:
+    """How often English text uses ``word``: wordfreq's Zipf scale, 0 (never) to about 7 ("the"). Imported on
+    first use: the quick CLI commands never need it (a server loads it at start, ``Pipeline.warm_up``)."""
     from wordfreq import zipf_frequency
 
+    return zipf_frequency(word, "en")
+
+
+def _may_be_misspelt(word: str) -> bool:
+    """Is ``word`` (one the corpus does not use) long and un-English enough to be taken for a misspelling?"""
     low = word.lower()
     if not low.isalpha() or len(low) < TYPO_SHORT_LENGTH:
         return False
-    return len(low) >= TYPO_MIN_LENGTH or (not is_name(word) and zipf_frequency(low, "en") < TYPO_SHORT_ZIPF)
+    return len(low) >= TYPO_MIN_LENGTH or (not is_name(word) and english_frequency(low) < TYPO_SHORT_ZIPF)
 
 
 def _greek_spellings(word: str) -> list[str]:
     """``word`` with each combination of its Latin stand-ins for Greek letters replaced (avb6 -> αvβ6, ...)."""
-    places = [i for i, letter in enumerate(word) if letter in _LATIN_FOR_GREEK]
-    if not places or len(places) > _LATIN_FOR_GREEK_MAX:
+    if not 0 < sum(letter in _LATIN_FOR_GREEK for letter in word) <= _LATIN_FOR_GREEK_MAX:
         return []
-    spellings = []
-    for chosen in itertools.product((False, True), repeat=len(places)):
-        letters = list(word)
-        for i, swap in zip(places, chosen):
-            if swap:
-                letters[i] = _LATIN_FOR_GREEK[letters[i]]
-        if any(chosen):
-            spellings.append("".join(letters))
-    return spellings
+    options = [(letter, _LATIN_FOR_GREEK[letter]) if letter in _LATIN_FOR_GREEK else (letter,) for letter in word]
+    return ["".join(letters) for letters in itertools.product(*options)][1:]  # the first is the word as typed
 
 
 def _everyday(word: str) -> bool:
     """An everyday English word (spit, kidney), not a name or a technical term (EGFR, neuroblastoma)."""
-    from wordfreq import zipf_frequency
-
-    return word.isalpha() and not is_name(word) and zipf_frequency(word, "en") >= EVERYDAY_ZIPF
+    return word.isalpha() and not is_name(word) and english_frequency(word) >= EVERYDAY_ZIPF
 
 
 def is_name(word: str) -> bool:

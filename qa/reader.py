@@ -175,7 +175,8 @@ class Reader:
         pool = {h.unit.id: h for h in retrieval.unit_hits[:UNIT_POOL]}
         # Where the previous answer was is a candidate even when the follow-up's few words do not find it.
         for hit in retrieval.unit_hits:
-            if hit.unit.passage_id in top_passages or hit.unit.id in anchors or self._paragraph(hit.unit) in anchors:
+            if hit.unit.passage_id in top_passages or anchors and (
+                    hit.unit.id in anchors or self._paragraph(hit.unit) in anchors):
                 pool.setdefault(hit.unit.id, hit)
         asked = asked_for(query)
         question_terms = set(index_terms(query.question))

@@ -17,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from qa.bench import DEFAULT_QUESTIONS, Server, floor, percentiles
+from qa.bench import DEFAULT_QUESTIONS, Server, floor, floor_ratios, percentiles
 from qa.evaluate import load_questions
 from qa.settings import Settings, offline
 
@@ -48,11 +48,7 @@ def main() -> None:
         results.update(percentiles("ask_cached", cached))
         results["peak_rss_mb"] = round(server.peak_rss_mb())
     results.update(floor(Settings.from_env(overlap_sentences=0), questions, args.synthetic / "index"))
-    # Against each floor qa bench reports: the model's encode on torch's threads, on serving's 1 thread, and the
-    # index's ONNX export on 1 thread.
-    for floor_name in ("embed", "embed_serving_threads", "embed_onnx"):
-        for share in ("p50", "p95"):
-            results[f"ask_to_{floor_name}_{share}"] = results[f"ask_{share}_ms"] / results[f"{floor_name}_{share}_ms"]
+    results.update(floor_ratios(results))
     results = {k: round(v, 3) if isinstance(v, float) else v for k, v in results.items()}
     args.json.write_text(json.dumps(results, indent=2))
     for key, value in results.items():
