@@ -20,7 +20,7 @@ DATA = Path(__file__).resolve().parent / "data"
 COEFFICIENTS = DATA / "abstention.json"
 FEATURES = ["top_dense", "coverage", "top_score", "foreign_share", "unknown_foreign", "margin",
             "missing_rarest", "number_missing", "follows_previous_answer", "unknown_share", "top_overlap",
-            "asked_for_missing", "follow_up"]
+            "asked_for_missing", "follow_up", "rival_in_table"]
 # Cosine of a word with its nearest corpus word: at 0.4 or below it is foreign to the papers, at
 # PARAPHRASE_SIMILARITY (0.7) or above a paraphrase of a word they use (drawback ~ disadvantages 0.62,
 # epithelium ~ epithelial 0.85, sourdough ~ producing 0.43: measured with the bundled MiniLM).
@@ -28,7 +28,7 @@ _FOREIGN = 0.4
 
 
 def features(query, candidates, chosen, missing_rarest: float = 0.0,
-             coverage: float = 0.0, asked: str | None = None) -> list[float]:
+             coverage: float = 0.0, asked: str | None = None, rival_in_table: float = 0.0) -> list[float]:
     """The numbers abstention looks at, in FEATURES order.
 
     ``unknown_foreign``: max over unknown words of rarity (wordfreq) x foreignness (no close corpus
@@ -47,6 +47,9 @@ def features(query, candidates, chosen, missing_rarest: float = 0.0,
     best unit does not hold one (see ``qa.reader``).
     ``follow_up``: the question leans on the conversation before it ("and in breast cancer?"): its own
     words are few, so its closeness and coverage run lower than a whole question's.
+    ``rival_in_table``: the best unit is a table row, and the rarity (as ``missing_rarest``) of the rarest
+    question word it lacks that another row of the same table holds: the question asks about another
+    cancer, fluid or cell than the row names, a near miss.
     """
     top = candidates[0] if candidates else None
     second = candidates[1].score if len(candidates) > 1 else 0.0
@@ -67,6 +70,7 @@ def features(query, candidates, chosen, missing_rarest: float = 0.0,
         top.signals.get("overlap", 0.0) if top else 0.0,
         1.0 if asked and not (top and top.signals.get("asked_for")) else 0.0,
         1.0 if query.context else 0.0,
+        rival_in_table,
     ]
 
 

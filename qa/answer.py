@@ -134,18 +134,22 @@ class Pipeline:
         return {"units": units[:k], "confidence": round(probability, 3)}
 
     def _features(self, query, candidates: list[Candidate], chosen: list[Unit]) -> list[float]:
-        missing = 0.0
+        missing = rival = 0.0
         if candidates:
-            terms = self.reader.unit_terms[candidates[0].unit.id]
-            idf = self.reader.idf
-            absent = [idf[t] for t in query.topic_terms if t in idf and t not in terms]
-            missing = max(absent, default=0.0) / self.reader.max_idf
+            best = candidates[0].unit
+            terms, idf = self.reader.unit_terms[best.id], self.reader.idf
+            absent = [t for t in query.topic_terms if t in idf and t not in terms]
+            missing = max((idf[t] for t in absent), default=0.0) / self.reader.max_idf
+            # A subject word the best row lacks but another row of its table has: the question names another
+            # cancer, fluid or cell than the row does ("miR-21 in saliva" against a row saying serum).
+            table = self.reader.table_terms(best)
+            rival = max((idf[t] for t in absent if t in table), default=0.0) / self.reader.max_idf
         # Share of the question's subject that the answer contains; a word the papers never use counts
         # as a half-weight miss.
         answered = set().union(*(self.reader.unit_terms[u.id] for u in chosen)) if chosen else set()
         weights = {t: self.reader.idf.get(t, 0.5 * self.reader.max_idf) for t in set(query.topic_terms)}
         coverage = sum(w for t, w in weights.items() if t in answered) / (sum(weights.values()) or 1.0)
-        return features(query, candidates, chosen, missing, coverage, asked_for(query))
+        return features(query, candidates, chosen, missing, coverage, asked_for(query), rival)
 
     def understand(self, question: str, history: list[dict] | None = None):
         """The ``Query`` for ``question``: analysed, then its everyday words the papers never use looked up

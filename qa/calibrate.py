@@ -2,8 +2,9 @@
 
 ``qa calibrate`` runs both, in that order (abstention looks at what the reader picks), on the fit
 sets in ``qa/data`` (``calibration.jsonl``, written against the papers, ``people.jsonl``, written
-the way people ask on public pages, and ``followups.jsonl``, follow-up questions the papers answer and
-do not), never on a set used to measure.
+the way people ask on public pages, ``followups.jsonl``, follow-up questions the papers answer and
+do not, and ``people3.jsonl``, more of people's questions, most of them near misses and consumer, clinic and lab
+questions the papers do not answer), never on a set used to measure.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import asdict, replace
 from qa.abstain import DATA, Abstainer
 from qa.evaluate import score_question
 
-FIT_SETS = [DATA / "calibration.jsonl", DATA / "people.jsonl", DATA / "followups.jsonl"]
+FIT_SETS = [DATA / "calibration.jsonl", DATA / "people.jsonl", DATA / "followups.jsonl", DATA / "people3.jsonl"]
 # The weights tried for each fitted reader signal; the others keep their values (see README).
 READER_GRID = {"asked_for": [0.0, 0.03, 0.06, 0.1], "summary": [0.0, 0.03, 0.06, 0.1], "form": [0.1, 0.15, 0.2]}
 

@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json-out", type=Path, default=Path("bench.json"), help="where to write the results (default bench.json)")
     p = command("calibrate", _calibrate, "Fit the reader's weights, then the abstention model, on the fit questions.")
     p.add_argument("--questions", type=Path, nargs="+", default=None,
-                   help="questions JSONL files (default qa/data/calibration.jsonl, people.jsonl and followups.jsonl)")
+                   help="questions JSONL files (default qa/data/calibration.jsonl, people.jsonl, followups.jsonl and people3.jsonl)")
     return parser
 
 

@@ -61,3 +61,14 @@ def test_a_count_written_in_words_is_a_number(pipeline):
     assert pipeline.abstention_features("How many patients received amiloride in the trial?")[missing] == 1
     # The digits of a name are no count: the miR-1290 row says nothing of how many patients.
     assert pipeline.abstention_features("How many prostate cancer patients had exosomal miR-1290 measured?")[missing] == 1
+
+
+def test_a_row_naming_another_cancer_than_the_question_is_a_near_miss(pipeline):
+    # The claudin-4 row names ovarian cancer; "bladder" is in another row of the same table (EDIL-3).
+    rival = FEATURES.index("rival_in_table")
+    near_miss = pipeline.abstention_features("Is plasma exosomal claudin-4 a marker of bladder cancer?")
+    matching = pipeline.abstention_features("Is plasma exosomal claudin-4 a marker of ovarian cancer?")
+    assert near_miss[rival] > 0.5 and matching[rival] == 0
+    assert pipeline.abstainer.probability(near_miss) < pipeline.abstainer.probability(matching) - 0.2
+    # A sentence is no table row: nothing to set it against.
+    assert pipeline.abstention_features("What does amiloride do to exosome formation?")[rival] == 0
