@@ -313,9 +313,7 @@ class QueryAnalyzer:
         if _may_be_misspelt(word):
             reach = (2 - TYPO_SIMILARITY) / TYPO_SIMILARITY
             lengths = range(math.ceil(len(low) / reach), math.floor(len(low) * reach) + 1)
-            close = difflib.get_close_matches(low, [w for n in lengths for w in self._spellable.get(n, ())], n=1,
-                                              cutoff=TYPO_SIMILARITY)
-            return close[0] if close else None
+            return _closest(low, [w for n in lengths for w in self._spellable.get(n, ())])
         return None
 
     def _symbolised(self, text: str) -> str:
@@ -364,6 +362,22 @@ def english_frequency(word: str) -> float:
     from wordfreq import zipf_frequency
 
     return zipf_frequency(word, "en")
+
+
+def _closest(word: str, words: list[str]) -> str | None:
+    """difflib.get_close_matches(word, words, n=1, cutoff=TYPO_SIMILARITY), found faster: rapidfuzz's ratio (2 x
+    longest common subsequence / total length) is never below difflib's (2 x matched blocks / total length),
+    so the words it keeps hold every match, and difflib's ratio then decides among those few as
+    get_close_matches does (the best, the greatest word of a tie). 2.8 ms a question in difflib alone before."""
+    from rapidfuzz import fuzz, process
+
+    kept = process.extract(word, words, scorer=fuzz.ratio, score_cutoff=100 * TYPO_SIMILARITY - 1e-6, limit=None)
+    scored = []
+    for candidate, _, _ in kept:
+        matcher = difflib.SequenceMatcher(None, word, candidate)
+        if matcher.ratio() >= TYPO_SIMILARITY:
+            scored.append((matcher.ratio(), candidate))
+    return max(scored)[1] if scored else None
 
 
 def _may_be_misspelt(word: str) -> bool:

@@ -196,6 +196,7 @@ class Reader:
                     hit.unit.id in anchors or self._paragraph(hit.unit) in anchors):
                 pool.setdefault(hit.unit.id, hit)
         asked = asked_for(query)
+        broad = _broad(query)
         question_terms = set(index_terms(query.question))
         candidates = []
         for hit in pool.values():
@@ -215,7 +216,7 @@ class Reader:
                               or bool(query.listed and set(query.listed) <= terms
                                       and _enumerates(unit.text, query.listed[-1]))),
                 "asked_for": self._asked_for(unit, asked, question_terms, overlap),
-                "summary": float(_broad(query) and unit.id in self._summaries and overlap > 0),
+                "summary": float(broad and unit.id in self._summaries and overlap > 0),
                 "refs_wanted": float(query.wants_refs and bool(unit.refs)),
                 "cited_ref": float(query.cited_ref is not None and query.cited_ref in unit.refs),
                 "named_table": float(query.table is not None and unit.kind == "table_row"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from qa.query import PARAPHRASE_SIMILARITY, QueryAnalyzer, is_name
+import difflib
+import random
+
+from qa.query import PARAPHRASE_SIMILARITY, TYPO_SIMILARITY, QueryAnalyzer, _closest, is_name
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +77,20 @@ def test_a_misspelt_word_reaches_the_corpus_word(analyzer):
     assert "marrow" in analyzer.analyze("myeloma bone marow exosomes").expansions
     live = analyzer.analyze("Do exosomes live long in the blood?")
     assert "liver" not in live.expansions and "liv" not in live.terms
+
+
+def test_the_fast_misspelling_look_up_finds_what_difflib_finds(index):
+    # Every corpus word with one letter dropped, doubled or changed, against the whole vocabulary.
+    vocabulary = sorted(w for w in index.lexicon.words if w.isalpha() and len(w) >= 4)
+    rng = random.Random(0)
+    found = 0
+    for word in rng.sample(vocabulary, 150):
+        i = rng.randrange(len(word))
+        for typo in (word[:i] + word[i + 1:], word[:i] + word[i] + word[i:], word[:i] + "x" + word[i + 1:]):
+            expected = difflib.get_close_matches(typo, vocabulary, n=1, cutoff=TYPO_SIMILARITY)
+            assert _closest(typo, vocabulary) == (expected[0] if expected else None), typo
+            found += bool(expected)
+    assert found > 100  # most typos of long enough words are within reach
 
 
 def test_latin_letters_typed_for_greek_ones_reach_the_corpus_name(analyzer):
