@@ -170,8 +170,19 @@ class QueryAnalyzer:
             | {"two", "each", "according", "et", "al", "table", "figure", "fig", "legend", "caption"} | _FILLER
             | {a.split()[-1] for d in documents for a in d.authors} | set(self.doc_names)))) | _CITATION_TERMS
 
-    def analyze(self, question: str, history: list[dict] | None = None) -> Query:
+    def analyze(self, question: str, history: list[dict] | None = None, follows_statement: bool = False) -> Query:
+        """The ``Query`` for ``question`` after the conversation ``history``. ``follows_statement``: ``history``'s
+        last turn is a statement the question was asked after, which it follows whatever its words."""
         text = question.strip()
+        said, asked = _statement_then_question(text) if not history else ("", text)
+        if said and any(t not in self.meta_terms for t in index_terms(said)):
+            # "My dad has prostate cancer. Do any exosome markers say anything about survival?": the statement is
+            # the turn the question follows, as a follow-up follows the turn before. The words the papers never
+            # use count wherever they stand, and a paper may be named in either part. (In a conversation a
+            # statement mostly answers the turn before, "Interesting. Why is that?": a follow-up as it is.)
+            query = self.analyze(asked, [{"question": said, "answer": ""}], follows_statement=True)
+            unknown, content = self.unknown_words(text)
+            return replace(query, unknown_words=unknown, content_words=content, doc=query.doc or self._doc(text))
         variants = self._variants(text)
         expansions = self._expansions(text)
         lowered = {w.lower() for w in words(text)}
@@ -190,7 +201,7 @@ class QueryAnalyzer:
         # Names of molecules, cells and methods (NKG2D, miR-21, CD8+, HIF-1α) carry a question's meaning.
         key = [t for w in words(text) for part in re.split(r"[-/]", w) if _ENTITY.search(part[1:]) or part.isupper()
                for t in index_terms(part) if t in focus]
-        follow_up = bool(history) and self._leans_on_history(text, topic)
+        follow_up = bool(history) and (follows_statement or self._leans_on_history(text, topic))
         context, context_terms = "", []
         if follow_up:
             previous = history[-1]
@@ -354,6 +365,17 @@ class QueryAnalyzer:
         named = {doc for word in set(re.findall(r"\w+", low)) for doc in self._docs_by_word.get(word, ())}
         named.update(doc for pattern, doc in self._name_patterns if pattern.search(low))
         return named.pop() if len(named) == 1 else None
+
+
+def _statement_then_question(text: str) -> tuple[str, str]:
+    """("One or more statements.", "A question?") for a text made of them (blingfire's sentences, which keep
+    "et al." whole); ("", text) for anything else."""
+    from blingfire import text_to_sentences
+
+    sentences = text_to_sentences(text).split("\n") if text else []
+    if len(sentences) < 2 or not sentences[-1].endswith("?") or any(s.endswith("?") for s in sentences[:-1]):
+        return "", text
+    return " ".join(sentences[:-1]), sentences[-1]
 
 
 def english_frequency(word: str) -> float:

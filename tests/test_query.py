@@ -134,3 +134,27 @@ def test_a_yes_no_question_about_an_amount_asks_whether_not_how_many(analyzer):
     assert not analyzer.analyze("Does low pH change how many exosomes melanoma cells release?").wants_quantity
     # "How big" in a yes/no question still asks for the sizes.
     assert analyzer.analyze("Do the two reviews agree on how big exosomes are?").wants_quantity
+
+
+def test_a_question_after_a_statement_follows_it(analyzer):
+    query = analyzer.analyze("My aunt has ovarian cancer. Can an exosome test help find it early?")
+    assert query.follow_up and query.context == "My aunt has ovarian cancer."
+    assert "ovarian" in query.context_terms and "ovarian" not in query.topic_terms
+    assert query.question == "Can an exosome test help find it early?"
+    # The statement's words the papers never use still count, and a paper named there is still named.
+    assert "facial" in analyzer.analyze("I had an exosome facial last month. Could it cause a rash?").unknown_words
+    assert analyzer.analyze("I am reading the Bae review. What does it say about angiogenesis?").doc == "bae2018"
+
+
+def test_only_a_statement_with_words_of_its_own_is_followed(analyzer):
+    # Padding is no statement; "et al." ends no sentence; a question before another question is no statement.
+    for text in ("Wait! Why do tumours need blood vessels?", "Which lipids do Zhang et al. say exosomes carry?",
+                 "Exosomes: friend or foe? What do they do to macrophages?"):
+        query = analyzer.analyze(text)
+        assert not query.follow_up and query.question == text, text
+
+
+def test_in_a_conversation_a_statement_answers_the_turn_before(analyzer):
+    history = [{"question": "What do exosomes carry?", "answer": "Exosomes carry proteins, lipids and RNA."}]
+    query = analyzer.analyze("Interesting stuff. Why is that?", history)
+    assert query.follow_up and query.context.startswith("What do exosomes carry?")
