@@ -1,7 +1,8 @@
 """What each answer-quality mechanism adds: every question set scored with one mechanism off.
 
 Run: .venv/bin/python tests/benchmarks/ablation.py [QUESTIONS.jsonl ...]
-(default: the project's own sets, tests/data/questions.jsonl, people_holdout.jsonl and people2_holdout.jsonl,
+(default: the project's own sets, tests/data/questions.jsonl, people_holdout.jsonl, people2_holdout.jsonl,
+people4_holdout.jsonl and statements_holdout.jsonl,
 the fit sets in qa/data, and ../shared/eval/dev.jsonl and public.jsonl when present). Prints answer
 accuracy per configuration (rows) and question set (columns).
 """
@@ -21,7 +22,8 @@ from qa.reader import ReaderWeights
 from qa.settings import PROJECT_ROOT, Settings, offline
 
 DEFAULT_SETS = [PROJECT_ROOT / "tests/data/questions.jsonl", PROJECT_ROOT / "tests/data/people_holdout.jsonl",
-                PROJECT_ROOT / "tests/data/people2_holdout.jsonl", *FIT_SETS,
+                PROJECT_ROOT / "tests/data/people2_holdout.jsonl", PROJECT_ROOT / "tests/data/people4_holdout.jsonl",
+                PROJECT_ROOT / "tests/data/statements_holdout.jsonl", *FIT_SETS,
                 PROJECT_ROOT.parent / "shared/eval/dev.jsonl", PROJECT_ROOT.parent / "shared/eval/public.jsonl"]
 # Reader signals ablated one at a time, with what each is called in the table.
 READER_SIGNALS = {
