@@ -76,8 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["paragraph", "caption", "table_row"], help="only this kind")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p = command("eval", _eval, "Score question sets in-process, as the referee scorer does, side by side.")
-    p.add_argument("--questions", type=Path, nargs="+", required=True,
-                   help="questions JSONL files (id, question, kind, expect, refs, history)")
+    p.add_argument("--questions", type=Path, nargs="+", default=None,
+                   help="questions JSONL files (id, question, kind, expect, refs, history); default: every set of the "
+                        "project (measuring, fit, and ../shared/eval's dev and public when present)")
     p.add_argument("--json", action="store_true", help="print the summaries and per-question rows as JSON")
     p = command("bench", _bench, "Measure serving against its floor (embedding, BM25) in one run; print a table, write JSON.")
     p.add_argument("--questions", type=Path, default=None, help="questions JSONL (default tests/data/questions.jsonl)")
@@ -182,10 +183,10 @@ def _passages(args, settings: Settings) -> int:
 
 
 def _eval(args, settings: Settings) -> int:
-    from qa.evaluate import evaluate, format_sets, load_questions
+    from qa.evaluate import evaluate, format_sets, load_questions, project_sets
 
     pipeline = _pipeline(settings)
-    summaries = {path.stem: evaluate(pipeline, load_questions(path)) for path in args.questions}
+    summaries = {path.stem: evaluate(pipeline, load_questions(path)) for path in args.questions or project_sets()}
     print(json.dumps(summaries, indent=2) if args.json else format_sets(summaries))
     return 0
 

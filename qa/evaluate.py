@@ -19,8 +19,23 @@ from pathlib import Path
 from qa.text import squash
 
 KINDS = ["prose", "table", "citation", "number", "compare", "followup", "unanswerable"]
+# The project's measuring sets (README, "Answer quality, every question set side by side"); the fit sets are
+# qa.calibrate.FIT_SETS, and the shared dev and public sets sit beside the project in a checkout with ../shared.
+MEASURING_SETS = ["tests/data/questions.jsonl", "tests/data/people_holdout.jsonl", "tests/data/people2_holdout.jsonl",
+                  "tests/data/people4_holdout.jsonl", "tests/data/statements_holdout.jsonl"]
+SHARED_SETS = ["../shared/eval/dev.jsonl", "../shared/eval/public.jsonl"]
 KS = (1, 3, 5, 10)
 _MARKER = re.compile(r"\[\s*\d+(?:\s*[-\u2013\u2014,;]\s*\d+)*\s*\]")
+
+
+def project_sets() -> list[Path]:
+    """Every question set there is: the measuring sets, the fit sets, then the shared dev and public sets when
+    present."""
+    from qa.calibrate import FIT_SETS
+    from qa.settings import PROJECT_ROOT
+
+    paths = [PROJECT_ROOT / p for p in MEASURING_SETS] + FIT_SETS + [PROJECT_ROOT / p for p in SHARED_SETS]
+    return [p for p in paths if p.is_file()]
 
 
 def load_questions(path: Path) -> list[dict]:

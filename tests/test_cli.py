@@ -51,3 +51,14 @@ def test_eval_scores_a_question_file(settings, manifest, tmp_path):
                                      "history": []}) + "\n")
     summary = json.loads(qa("eval", "--questions", str(questions), "--json", settings=settings).stdout)["q"]
     assert summary["overall"]["n"] == 1 and summary["rows"][0]["id"] == "x1"
+
+
+def test_eval_without_files_scores_every_set_of_the_project():
+    from qa.calibrate import FIT_SETS
+    from qa.evaluate import project_sets
+
+    names = [path.stem for path in project_sets()]
+    assert set(FIT_SETS) <= set(project_sets())
+    assert {"questions", "people_holdout", "people2_holdout", "people4_holdout", "statements_holdout"} <= set(names)
+    assert len(names) == len(set(names))  # one column each, the measuring sets first
+    assert names[0] == "questions"

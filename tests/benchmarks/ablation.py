@@ -1,9 +1,8 @@
 """What each answer-quality mechanism adds: every question set scored with one mechanism off.
 
 Run: .venv/bin/python tests/benchmarks/ablation.py [QUESTIONS.jsonl ...]
-(default: the project's own sets, tests/data/questions.jsonl, people_holdout.jsonl, people2_holdout.jsonl,
-people4_holdout.jsonl and statements_holdout.jsonl,
-the fit sets in qa/data, and ../shared/eval/dev.jsonl and public.jsonl when present). Prints answer
+(default: every question set of the project, qa.evaluate.project_sets: the measuring sets in tests/data, the
+fit sets in qa/data, and ../shared/eval/dev.jsonl and public.jsonl when present). Prints answer
 accuracy per configuration (rows) and question set (columns).
 """
 
@@ -15,16 +14,11 @@ from pathlib import Path
 
 from qa.abstain import Abstainer
 from qa.answer import Pipeline
-from qa.calibrate import FIT_SETS
-from qa.evaluate import evaluate, load_questions
+from qa.evaluate import evaluate, load_questions, project_sets
 from qa.index import ensure_index
 from qa.reader import ReaderWeights
-from qa.settings import PROJECT_ROOT, Settings, offline
+from qa.settings import Settings, offline
 
-DEFAULT_SETS = [PROJECT_ROOT / "tests/data/questions.jsonl", PROJECT_ROOT / "tests/data/people_holdout.jsonl",
-                PROJECT_ROOT / "tests/data/people2_holdout.jsonl", PROJECT_ROOT / "tests/data/people4_holdout.jsonl",
-                PROJECT_ROOT / "tests/data/statements_holdout.jsonl", *FIT_SETS,
-                PROJECT_ROOT.parent / "shared/eval/dev.jsonl", PROJECT_ROOT.parent / "shared/eval/public.jsonl"]
 # Reader signals ablated one at a time, with what each is called in the table.
 READER_SIGNALS = {
     "form": "answer form (a definition for 'what is X?', a list for 'which Xs?')",
@@ -51,7 +45,7 @@ def configurations(index):
 def main(paths: list[str]) -> None:
     offline()
     index = ensure_index(Settings.from_env())
-    sets = {Path(p).stem: load_questions(Path(p)) for p in paths or [str(p) for p in DEFAULT_SETS if p.is_file()]}
+    sets = {Path(p).stem: load_questions(Path(p)) for p in paths or project_sets()}
     print(f"{'configuration':72s}" + "".join(f"{name[:12]:>13s}" for name in sets))
     for name, pipeline, options in configurations(index):
         scores = []
