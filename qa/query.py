@@ -394,11 +394,8 @@ def _closest(word: str, words: list[str]) -> str | None:
     from rapidfuzz import fuzz, process
 
     kept = process.extract(word, words, scorer=fuzz.ratio, score_cutoff=100 * TYPO_SIMILARITY - 1e-6, limit=None)
-    scored = []
-    for candidate, _, _ in kept:
-        matcher = difflib.SequenceMatcher(None, word, candidate)
-        if matcher.ratio() >= TYPO_SIMILARITY:
-            scored.append((matcher.ratio(), candidate))
+    scored = [(difflib.SequenceMatcher(None, word, candidate).ratio(), candidate) for candidate, _, _ in kept]
+    scored = [pair for pair in scored if pair[0] >= TYPO_SIMILARITY]
     return max(scored)[1] if scored else None
 
 
