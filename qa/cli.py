@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json-out", type=Path, default=Path("bench.json"), help="where to write the results (default bench.json)")
     p = command("calibrate", _calibrate, "Fit the reader's weights, then the abstention model, on the fit questions.")
     p.add_argument("--questions", type=Path, nargs="+", default=None,
-                   help="questions JSONL files (default qa/data/calibration.jsonl, people.jsonl, followups.jsonl and people3.jsonl)")
+                   help="questions JSONL files (default: the fit sets in qa/data, qa.calibrate.FIT_SETS)")
     return parser
 
 

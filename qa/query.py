@@ -181,8 +181,9 @@ class QueryAnalyzer:
             # use count wherever they stand, and a paper may be named in either part. (In a conversation a
             # statement mostly answers the turn before, "Interesting. Why is that?": a follow-up as it is.)
             query = self.analyze(asked, [{"question": said, "answer": ""}], follows_statement=True)
-            unknown, content = self.unknown_words(text)
-            return replace(query, unknown_words=unknown, content_words=content, doc=query.doc or self._doc(text))
+            unknown, content = self.unknown_words(said)
+            return replace(query, unknown_words=unknown + query.unknown_words,
+                           content_words=content + query.content_words, doc=query.doc or self._doc(said))
         variants = self._variants(text)
         expansions = self._expansions(text)
         lowered = {w.lower() for w in words(text)}

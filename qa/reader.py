@@ -161,20 +161,19 @@ class Reader:
         lexicon = index.lexicon
         self.idf = {t: math.log(1 + lexicon.units / n) for t, n in lexicon.unit_frequency.items()}
         self.max_idf = math.log(1 + len(index.units))
-        self._table_rows: dict[tuple[str, int], list[Unit]] = {}
-        for unit in index.units:
-            if unit.kind == "table_row":
-                self._table_rows.setdefault(self._table_of(unit), []).append(unit)
-        self._table_terms: dict[tuple[str, int], set[str]] = {}
+        self._table_terms: dict[tuple[str, int], set[str]] | None = None
 
     def table_terms(self, unit: Unit) -> set[str]:
-        """The words of every row of the table ``unit`` is a row of (empty for a sentence)."""
+        """The words of every row of the table ``unit`` is a row of (empty for a sentence); every table's, worked
+        out the first time a row is asked about."""
         if unit.kind != "table_row":
             return set()
-        table = self._table_of(unit)
-        if table not in self._table_terms:
-            self._table_terms[table] = set().union(*(self.unit_terms[row.id] for row in self._table_rows[table]))
-        return self._table_terms[table]
+        if self._table_terms is None:
+            self._table_terms = {}
+            for row in self.index.units:
+                if row.kind == "table_row":
+                    self._table_terms.setdefault(self._table_of(row), set()).update(self.unit_terms[row.id])
+        return self._table_terms[self._table_of(unit)]
 
     def _table_of(self, unit: Unit) -> tuple[str, int]:
         return unit.doc, self.index.passage_by_id[unit.passage_id].table
