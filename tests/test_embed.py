@@ -51,9 +51,12 @@ def test_a_question_and_its_short_words_are_embedded_in_passes_of_their_own(inde
              "angiogenesis")
     # Longest first; a word under half the question's length does not pad to it.
     assert _passes(list(texts)) == [[0], [2, 3, 1]]
-    vectors = QueryEncoder(index.model).encode(texts)
+    encoder = QueryEncoder(index.model)
+    vectors = encoder.encode(texts)
     alone = np.vstack([index.model.encode([text], normalize_embeddings=True) for text in texts])
     assert np.abs(vectors - alone).max() < 1e-6
+    # A lone question's word pass ran beside its own, on the encoder's side thread.
+    assert encoder._side is not None
 
 
 def test_a_question_is_embedded_in_one_model_call(index):
