@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from qa.lexicon import Lexicon
-from qa.text import COUNT, GREEK_NAMES, NUMBER, WORD, index_terms, strip_refs, words
+from qa.text import COUNT, GREEK_NAMES, NUMBER, WORD, fold_accents, index_terms, strip_refs, words
 
 # British -> American spellings as general English rules (applied only when the result is a corpus word).
 _SPELLING_RULES = [
@@ -184,8 +184,8 @@ class QueryAnalyzer:
             unknown, content = self.unknown_words(said)
             return replace(query, unknown_words=unknown + query.unknown_words,
                            content_words=content + query.content_words, doc=query.doc or self._doc(said))
-        variants = self._variants(text)
-        expansions = self._expansions(text)
+        variants, spelled = self._variants(text)
+        expansions = self._expansions(spelled)
         lowered = {w.lower() for w in words(text)}
         focus = [t for t in index_terms(" ".join([text] + variants))
                  if t in self.term_vocabulary and t not in self.meta_terms]
@@ -288,9 +288,11 @@ class QueryAnalyzer:
                 return True
         return self._variant(word) is not None
 
-    def _variants(self, text: str) -> list[str]:
-        """Corpus spellings of words the corpus does not use as written (tumour -> tumor, miR21 -> miR-21)."""
-        found = []
+    def _variants(self, text: str) -> tuple[list[str], str]:
+        """Corpus spellings of words the corpus does not use as written (tumour -> tumor, miR21 -> miR-21), and
+        the text with each such word spelled so, in which an abbreviation's long form is found ("tumour
+        microenvironment" is the corpus's "tumor microenvironment", TME)."""
+        found, spelled = [], {}
         tokens = words(text)
         for word, after in zip(tokens, tokens[1:]):
             symbol = _SYMBOLS.get(after.lower())
@@ -303,7 +305,8 @@ class QueryAnalyzer:
                 variant = self._variant(word)
                 if variant:
                     found.append(variant)
-        return found
+                    spelled[word] = variant
+        return found, WORD.sub(lambda match: spelled.get(match.group(0), match.group(0)), fold_accents(text))
 
     def _variant(self, word: str) -> str | None:
         """The spelling the corpus uses for ``word`` (tumour -> tumor, miR21 -> mir-21, supression ->

@@ -18,6 +18,8 @@ def analyzer(index):
 def test_abbreviation_and_long_form_expand_each_other(analyzer):
     assert "multivesicular bodies" in analyzer.analyze("What is an MVB?").dense_text
     assert "mdsc" in analyzer.analyze("What do myeloid-derived suppressor cells produce?").expansions
+    # A long form in British spelling is the corpus's long form too.
+    assert "tme" in analyzer.analyze("What makes up the tumour microenvironment?").terms
 
 
 def test_spelling_and_symbol_variants_reach_corpus_forms(analyzer):
