@@ -98,6 +98,19 @@ _QUANTITY_FORMS = [
 ]
 # "What is an MVB?", "what are exosomes": a request for a definition of the subject.
 _DEFINITION = re.compile(r"^\s*what\s+(?:is|are)\s+(?:an?\s+|the\s+)?([\w-]+(?:\s+[\w-]+){0,3})\s*\??\s*$", re.I)
+# "What are exosomes made of?", "what does ESCRT consist of?", "what makes up the TME?", "the structure of
+# exosomes": a request for what the subject is made of.
+_COMPOSITION = [re.compile(pattern, re.I) for pattern in (
+    r"\bwhat(?:\s+(?:is|are)|'s|s)\s+(?:an?\s+|the\s+)?(.+?)\s+(?:made(?:\s+up)?|composed|comprised)\s+of\b",
+    r"\bwhat\s+(?:does|do)\s+(?:an?\s+|the\s+)?(.+?)\s+(?:consist|comprise)\b",
+    r"\bwhat\s+makes\s+up\s+(?:an?\s+|the\s+)?(.+?)\s*[?.!]*$",
+    r"\b(?:structure|composition|make-?up|components?)\s+of\s+(?:an?\s+|the\s+)?(.+?)\s*[?.!]*$",
+)]
+# Longest subject such a question names, in terms (as "what is X?" names at most four words).
+COMPOSED_MAX_TERMS = 4
+# Words that ask for a makeup rather than name the subject.
+_COMPOSITION_TERMS = set(index_terms("structure composition makeup make made composed comprised consist comprise "
+                                     "component components"))
 # "Which lipids ...", "what kinds of proteins ...": the plural noun whose instances the question asks for.
 _LISTED = re.compile(r"\b(?:which|what)\s+(?:(?:kinds?|types?|sorts?)\s+of\s+)?((?:[\w-]+\s+)??[\w-]+s)\b", re.I)
 # Words that can stand where a list question's noun would ("what does ...", "which is ...").
@@ -131,6 +144,8 @@ class Query:
     defines: list[str] = field(default_factory=list)  # terms of the subject a "what is X?" asks to define
     quantity_form: str = ""  # the pattern an answer's number must match ("%" for a percentage)
     listed: list[str] = field(default_factory=list)  # terms of the plural noun a "which Xs ...?" asks to list
+    # The subject a "what is X made of?" asks about: its terms, and those of its abbreviation or long form
+    composed: list[list[str]] = field(default_factory=list)
     unknown_words: list[str] = field(default_factory=list)  # content words the corpus never uses, as written
     content_words: int = 0  # the question's content words, known or not
     # Each unknown word's cosine with its nearest corpus word (``QueryAnalyzer.paraphrased``).
@@ -197,6 +212,10 @@ class QueryAnalyzer:
         if wants_quantity:  # "how big", "how many": the kind of answer, not its subject
             focus = [t for t in focus if t not in _QUANTITY_TERMS]
             terms = [t for t in terms if t not in _QUANTITY_TERMS]
+        composed = self._composed(spelled)
+        if composed:  # "what is the structure of X?": so is "structure"
+            focus = [t for t in focus if t not in _COMPOSITION_TERMS]
+            terms = [t for t in terms if t not in _COMPOSITION_TERMS]
         # The question's own subject: its content words, known to the corpus or not ("capital", "Australia").
         topic = focus + [t for t in index_terms(text) if t not in self.term_vocabulary and t not in self.meta_terms]
         # Names of molecules, cells and methods (NKG2D, miR-21, CD8+, HIF-1α) carry a question's meaning.
@@ -235,8 +254,9 @@ class QueryAnalyzer:
             topic_terms=topic,
             key_terms=key,
             wants_quantity=wants_quantity,
-            defines=_defined(text),
+            defines=[] if composed else _defined(text),
             listed=[t for t in _listed(text) if t not in self.meta_terms],
+            composed=composed,
             quantity_form=(next((form for cue, form in _QUANTITY_FORMS if cue.search(text)), NUMBER.pattern)
                            if wants_quantity else ""),
             unknown_words=unknown,
@@ -353,6 +373,17 @@ class QueryAnalyzer:
                 elif long_form in low and not re.search(rf"\b{re.escape(short)}", low):
                     found.append(short)
         return found
+
+    def _composed(self, text: str) -> list[list[str]]:
+        """The subject whose makeup ``text`` asks for, as its terms and its abbreviation's or long form's (tumor
+        microenvironment, TME); a subject of more than COMPOSED_MAX_TERMS terms is no such question."""
+        match = next(filter(None, (pattern.search(text) for pattern in _COMPOSITION)), None)
+        if not match:
+            return []
+        subject = match.group(1)
+        named = [[t for t in index_terms(name) if t not in self.meta_terms]
+                 for name in [subject] + self._expansions(subject)]
+        return [terms for terms in named if 0 < len(terms) <= COMPOSED_MAX_TERMS]
 
     @staticmethod
     def _leans_on_history(text: str, topic: list[str]) -> bool:

@@ -40,6 +40,11 @@ _WORD = re.compile(r"[\w-]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 _ELLIPSIS = re.compile(r"\.\.\.|\u2026")
 _LIST_CUES = re.compile(r"\blist\b|\bname\b", re.I)
+# A sentence saying what its subject is made of: "Exosomes consist of ...", "The TME includes ...". Its subject is
+# the words before the verb, with at most COMPOSER_OTHER_TERMS words besides those the question names.
+_COMPOSED_OF = re.compile(r"^(.{1,60}?)\s+(?:consists?\s+of|(?:is|are)\s+(?:composed|comprised|made(?:\s+up)?)\s+of|"
+                          r"comprises?|includes?)\b", re.I)
+COMPOSER_OTHER_TERMS = 1
 # How English states what a question of each kind asks for (general English, no domain words): a cause
 # for "why", a means for "how", a naming for "what is the term for", a definition for "what is X".
 _ANSWER_CUES = {
@@ -91,7 +96,8 @@ SIGNALS = {
     "overlap": "IDF-weighted share of the question's words in the unit, gated by meaning (cosine / OVERLAP_GATE)",
     "sparse": "BM25 of the unit / the best unit's BM25",
     "passage": "fused score of the unit's passage / the best passage's",
-    "form": "the unit is in the form the question asks for: a definition for 'what is X?', a list for 'which Xs?'",
+    "form": "the unit is in the form the question asks for: a definition for 'what is X?', a list for 'which Xs?', "
+            "what X consists of for 'what is X made of?'",
     "asked_for": "what the question asks for is present beyond its own words: a cause for 'why', a means for "
                  "'how', a name for 'what is the term for', the asked relation for a yes/no question",
     "summary": "a broad question ('what role do X play?') and a summary statement (abstract, conclusion, a "
@@ -152,7 +158,12 @@ class Reader:
         self.weights = weights or ReaderWeights.load()
         # Per-unit inputs are worked out for the units questions retrieve, the first time each is read; for a
         # corpus of at most READ_AHEAD_MAX_UNITS units, for all of them now, so that no request pays for them.
-        self.unit_terms = _PerUnit(index, lambda u: set(index_terms(u.text)))
+        # A unit saying "TME" says "tumor microenvironment" too: an abbreviation brings its first long form's terms.
+        long_forms = {}
+        for short, forms in index.lexicon.abbreviations.items():
+            if len(short_terms := index_terms(short)) == 1:
+                long_forms[short_terms[0]] = set(index_terms(forms[0]))
+        self.unit_terms = _PerUnit(index, lambda u: _with_long_forms(set(index_terms(u.text)), long_forms))
         self._squashed = _PerUnit(index, lambda u: squash(strip_refs(u.text)))
         self._summaries = _UnitsWhere(index, self._states_summary)
         if len(index.units) <= READ_AHEAD_MAX_UNITS:
@@ -213,7 +224,8 @@ class Reader:
                 "passage": top_passages.get(unit.passage_id, 0.0) / best_passage,
                 "form": float(bool(query.defines and self._defines(unit, query.defines))
                               or bool(query.listed and set(query.listed) <= terms
-                                      and _enumerates(unit.text, query.listed[-1]))),
+                                      and _enumerates(unit.text, query.listed[-1]))
+                              or any(_composes(unit.text, subject) for subject in query.composed)),
                 "asked_for": self._asked_for(unit, asked, question_terms, overlap),
                 "summary": float(broad and unit.id in self._summaries and overlap > 0),
                 "refs_wanted": float(query.wants_refs and bool(unit.refs)),
@@ -452,6 +464,20 @@ def asks_beyond(query) -> bool:
 def _broad(query) -> bool:
     """A question about the general picture of its subject rather than one fact."""
     return bool(_BROAD.search(query.question)) and len(set(query.topic_terms)) <= 4 and not query.key_terms
+
+
+def _with_long_forms(terms: set[str], long_forms: dict[str, set[str]]) -> set[str]:
+    return terms.union(*(long_forms[t] for t in terms if t in long_forms))
+
+
+def _composes(text: str, subject: list[str]) -> bool:
+    """Does ``text`` open by saying what ``subject`` (index terms) is made of ("As an exosomal cargo includes ...",
+    not "the gold standard for exosomal purification includes ...")?"""
+    opening = _COMPOSED_OF.match(strip_refs(text))
+    if not opening:
+        return False
+    said = set(index_terms(opening.group(1)))
+    return set(subject) <= said and len(said - set(subject)) <= COMPOSER_OTHER_TERMS
 
 
 def _enumerates(text: str, noun: str) -> bool:

@@ -45,3 +45,25 @@ def test_a_why_question_gets_the_sentence_giving_the_reason(pipeline):
     answer = pipeline.ask("Why do tumours need new blood vessels?")
     assert not answer.abstained
     assert "required" in answer.answer
+
+
+def test_a_question_about_what_something_is_made_of_gets_the_sentence_saying_so(pipeline):
+    def composed(question):
+        return pipeline.analyzer.analyze(question).composed
+    assert composed("What are exosomes made of?") == [["exosom"]]
+    assert composed("whats the structure of exosomes") == [["exosom"]]
+    # A subject named by its long form is also named by its abbreviation, in either spelling.
+    assert ["tme"] in composed("What makes up the tumour microenvironment?")
+    # Made up of something, not asking what: no such question.
+    assert composed("What fraction of a tumour's mass is made up of CAFs?") == []
+    assert composed("Is a tumour made up of just one kind of cell?") == []
+    # "structure" asks for the makeup; the sentence with "structured" only echoes it.
+    answer = pipeline.ask("What is the structure of exosomes?")
+    assert answer.answer.startswith("Exosomes consist of a lipid bilayer membrane")
+
+
+def test_a_unit_using_an_abbreviation_holds_its_long_forms_words(pipeline):
+    unit = next(u for u in pipeline.index.units if u.text.startswith("The TME includes"))
+    assert {"tme", "tumor", "microenviron"} <= pipeline.reader.unit_terms[unit.id]
+    answer = pipeline.ask("What makes up the tumour microenvironment?")
+    assert "TME includes surrounding blood vessels" in answer.answer
