@@ -21,7 +21,7 @@ from qa.settings import Settings, offline
 
 # Reader signals ablated one at a time, with what each is called in the table.
 READER_SIGNALS = {
-    "form": "answer form (a definition for 'what is X?', a list for 'which Xs?')",
+    "form": "answer form (a definition for 'what is X?', a list for 'which Xs?', a makeup for 'what is X made of?')",
     "asked_for": "asked-for content (a cause for why, a means for how, ...)",
     "summary": "summary statements for broad questions",
     "overlap": "word overlap",

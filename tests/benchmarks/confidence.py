@@ -1,7 +1,7 @@
 """How accuracy varies with the reported confidence, on the given question sets.
 
-Run: .venv/bin/python tests/benchmarks/confidence.py FILE.jsonl [FILE.jsonl ...]
-Prints, for each band a page shows (high, medium, low = abstained) and for finer bins of the
+Run: .venv/bin/python tests/benchmarks/confidence.py [FILE.jsonl ...]
+(default: every question set of the project, qa.evaluate.project_sets, as the ablation benchmark). Prints, for each band a page shows (high, medium, low = abstained) and for finer bins of the
 confidence value, how many questions fell there and how many were right. A question counts as
 right when the referee's answer_hit is 1 (abstaining is right only for an unanswerable question).
 "high" must be right at least 9 times in 10 (see qa/abstain.py, HIGH_CONFIDENCE_ACCURACY).
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from qa.answer import Pipeline
-from qa.evaluate import evaluate, load_questions
+from qa.evaluate import evaluate, load_questions, project_sets
 from qa.index import ensure_index
 from qa.settings import Settings, offline
 
@@ -30,7 +30,7 @@ def main(paths: list[str]) -> None:
     offline()
     pipeline = Pipeline(ensure_index(Settings.from_env()))
     print(f"high confidence from {pipeline.abstainer.high:.2f}, abstain below {pipeline.abstainer.threshold:.2f}")
-    for path in paths:
+    for path in paths or project_sets():
         rows = evaluate(pipeline, load_questions(Path(path)))["rows"]
         print(f"\n{Path(path).stem}\n{'confidence':>12s} {'questions':>9s} {'right':>6s} {'abstained':>9s}")
         for level in ("high", "medium", "low"):
