@@ -96,6 +96,33 @@ _QUANTITY_FORMS = [
     (re.compile(r"\btemperature\b", re.I), r"°|\bdegrees\b"),
     (re.compile(r"\b(size|diameter|how (big|large|small))\b", re.I), r"\d\s*(nm|µm|μm|mm)\b"),
 ]
+# Figures of speech of article titles and headlines ("Tumour exosomes: friend or foe?") and what they say in plain
+# words (general English, whatever the corpus). A figure's words are neither searched for nor taken for words the
+# papers never use (a sword, a horse): its plain words stand in its place.
+_FIGURES = {
+    "double edged sword": "dual role, both helpful and harmful",
+    "two edged sword": "dual role, both helpful and harmful",
+    "friend or foe": "dual role, helpful or harmful",
+    "friend and foe": "dual role, helpful and harmful",
+    "foe or friend": "dual role, helpful or harmful",
+    "good or bad": "helpful or harmful",
+    "good and bad": "helpful and harmful",
+    "dark side": "harmful role",
+    "hype or hope": "promise and challenges",
+    "hope or hype": "promise and challenges",
+    "hype and hope": "promise and challenges",
+    "hope and hype": "promise and challenges",
+    "double agent": "dual role",
+    "yin and yang": "opposing roles",
+    "trojan horse": "carrier that delivers",
+    "achilles heel": "weakness",
+    "holy grail": "ideal goal",
+    "magic bullet": "targeted therapy",
+    "silver bullet": "complete solution",
+    "game changer": "major advance",
+}
+_FIGURE_PATTERNS = [(re.compile(r"\b" + r"s?[\s-]+".join(map(re.escape, figure.split())) + r"s?\b", re.I), plain)
+                    for figure, plain in _FIGURES.items()]
 # "What is an MVB?", "what are exosomes": a request for a definition of the subject.
 _DEFINITION = re.compile(r"^\s*what\s+(?:is|are)\s+(?:an?\s+|the\s+)?([\w-]+(?:\s+[\w-]+){0,3})\s*\??\s*$", re.I)
 # "What are exosomes made of?", "what does ESCRT consist of?", "what makes up the TME?", "the structure of
@@ -188,7 +215,7 @@ class QueryAnalyzer:
     def analyze(self, question: str, history: list[dict] | None = None, follows_statement: bool = False) -> Query:
         """The ``Query`` for ``question`` after the conversation ``history``. ``follows_statement``: ``history``'s
         last turn is a statement the question was asked after, which it follows whatever its words."""
-        text = question.strip()
+        text = _plain(question.strip())
         said, asked = _statement_then_question(text) if not history else ("", text)
         if said and any(t not in self.meta_terms for t in index_terms(said)):
             # "My dad has prostate cancer. Do any exosome markers say anything about survival?": the statement is
@@ -283,12 +310,14 @@ class QueryAnalyzer:
         """The question's content words that the corpus never uses, in any spelling, as written; and how many
         content words."""
         unknown, content = [], 0
+        # The plain reading of a figure of speech is the analyzer's wording, not the asker's.
+        plain = {w.lower() for reading in set(_FIGURES.values()) if reading in question for w in WORD.findall(reading)}
         for word in words(question):
             terms = [t for t in index_terms(word) if t not in self.meta_terms]
             if not terms:
                 continue
             content += 1
-            if not self._known(word, terms):
+            if not self._known(word, terms) and word.lower() not in plain:
                 unknown.append(word)
         return unknown, content
 
@@ -400,6 +429,13 @@ class QueryAnalyzer:
         named = {doc for word in set(re.findall(r"\w+", low)) for doc in self._docs_by_word.get(word, ())}
         named.update(doc for pattern, doc in self._name_patterns if pattern.search(low))
         return named.pop() if len(named) == 1 else None
+
+
+def _plain(text: str) -> str:
+    """``text`` with its figures of speech (``_FIGURES``) in plain words."""
+    for pattern, plain in _FIGURE_PATTERNS:
+        text = pattern.sub(plain, text)
+    return text
 
 
 def _statement_then_question(text: str) -> tuple[str, str]:

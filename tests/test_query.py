@@ -150,13 +150,25 @@ def test_a_question_after_a_statement_follows_it(analyzer):
 
 def test_only_a_statement_with_words_of_its_own_is_followed(analyzer):
     # Padding is no statement; "et al." ends no sentence; a question before another question is no statement.
-    for text in ("Wait! Why do tumours need blood vessels?", "Which lipids do Zhang et al. say exosomes carry?",
-                 "Exosomes: friend or foe? What do they do to macrophages?"):
+    for text, read in (("Wait! Why do tumours need blood vessels?", None),
+                       ("Which lipids do Zhang et al. say exosomes carry?", None),
+                       ("Exosomes: friend or foe? What do they do to macrophages?",
+                        "Exosomes: dual role, helpful or harmful? What do they do to macrophages?")):
         query = analyzer.analyze(text)
-        assert not query.follow_up and query.question == text, text
+        assert not query.follow_up and query.question == (read or text), text
 
 
 def test_in_a_conversation_a_statement_answers_the_turn_before(analyzer):
     history = [{"question": "What do exosomes carry?", "answer": "Exosomes carry proteins, lipids and RNA."}]
     query = analyzer.analyze("Interesting stuff. Why is that?", history)
     assert query.follow_up and query.context.startswith("What do exosomes carry?")
+
+
+def test_a_titles_figure_of_speech_is_read_in_plain_words(analyzer):
+    query = analyzer.analyze("Exosomes and immunity: a double-edged sword")
+    # Neither searched for nor counted as words the papers never use, which would make it look off-topic.
+    assert query.unknown_words == [] and "sword" not in query.terms
+    assert {"dual", "role", "harm"} <= set(query.terms)
+    assert analyzer.analyze("Friends or foes? Tumour exosomes").unknown_words == []
+    # The asker's own "harmful" is still a word the papers never use.
+    assert analyzer.analyze("Are exosome facials harmful?").unknown_words == ["facials", "harmful"]

@@ -67,3 +67,9 @@ def test_a_unit_using_an_abbreviation_holds_its_long_forms_words(pipeline):
     assert {"tme", "tumor", "microenviron"} <= pipeline.reader.unit_terms[unit.id]
     answer = pipeline.ask("What makes up the tumour microenvironment?")
     assert "TME includes surrounding blood vessels" in answer.answer
+
+
+def test_an_article_title_asking_friend_or_foe_gets_the_sentence_on_both_roles(pipeline):
+    answer = pipeline.ask("Tumour exosomes: friend or foe?")
+    assert not answer.abstained
+    assert "dual role" in answer.answer
