@@ -123,6 +123,32 @@ _FIGURES = {
 }
 _FIGURE_PATTERNS = [(re.compile(r"\b" + r"s?[\s-]+".join(map(re.escape, figure.split())) + r"s?\b", re.I), plain)
                     for figure, plain in _FIGURES.items()]
+# Lay words for what medical writing names otherwise (general medical English, as consumer health vocabularies have
+# them): also searched for as the medical words, and not taken for words the papers never use. Each word of a
+# phrase may take a plural "s". Spreading is metastasis only where a cancer spreads (not prions, not parasites).
+_LAY_TERMS = {
+    "secondaries": "metastases", "secondary cancer": "metastasis", "secondary tumour": "metastasis",
+    "secondary tumor": "metastasis", "bowel": "colorectal colon", "stomach": "gastric", "gullet": "esophageal",
+    "food pipe": "esophageal", "womb": "uterine", "lump": "tumor", "blood cancer": "leukemia lymphoma myeloma",
+    "skin cancer": "melanoma", "brain tumour": "glioma glioblastoma", "brain tumor": "glioma glioblastoma",
+    "brain cancer": "glioma glioblastoma", "liver cancer": "hepatocellular carcinoma",
+    "killer cell": "natural killer cytotoxic cells", "white blood cell": "leukocytes immune cells", "jab": "vaccine",
+    "bubble": "vesicles", "blob": "vesicles", "sac": "vesicles",
+}
+_LAY_PATTERNS = [(re.compile(r"\b" + r"s?[\s-]+".join(map(re.escape, lay.split())) + r"s?\b", re.I), medical)
+                 for lay, medical in _LAY_TERMS.items()]
+_SPREAD = re.compile(r"\bspread(?:s|ing)?\b", re.I)
+_CANCER = re.compile(r"\b(?:cancers?|tumou?rs?|carcinomas?|malignan\w*)\b", re.I)
+
+
+def _lay_words(text: str) -> list[tuple[str, str]]:
+    """The lay words and phrases of ``text`` (``_LAY_TERMS``), each with its medical words."""
+    found = [(match.group(0), medical) for pattern, medical in _LAY_PATTERNS for match in pattern.finditer(text)]
+    if _CANCER.search(text):
+        found += [(match.group(0), "metastasis") for match in _SPREAD.finditer(text)]
+    return found
+
+
 # "What is an MVB?", "what are exosomes": a request for a definition of the subject.
 _DEFINITION = re.compile(r"^\s*what\s+(?:is|are)\s+(?:an?\s+|the\s+)?([\w-]+(?:\s+[\w-]+){0,3})\s*\??\s*$", re.I)
 # "What are exosomes made of?", "what does ESCRT consist of?", "what makes up the TME?", "the structure of
@@ -227,6 +253,8 @@ class QueryAnalyzer:
             return replace(query, unknown_words=unknown + query.unknown_words,
                            content_words=content + query.content_words, doc=query.doc or self._doc(said))
         variants, spelled = self._variants(text)
+        lay = _lay_words(text)
+        variants += [medical for _, medical in lay]
         expansions = self._expansions(spelled)
         lowered = {w.lower() for w in words(text)}
         focus = [t for t in index_terms(" ".join([text] + variants))
@@ -244,7 +272,10 @@ class QueryAnalyzer:
             focus = [t for t in focus if t not in _COMPOSITION_TERMS]
             terms = [t for t in terms if t not in _COMPOSITION_TERMS]
         # The question's own subject: its content words, known to the corpus or not ("capital", "Australia").
-        topic = focus + [t for t in index_terms(text) if t not in self.term_vocabulary and t not in self.meta_terms]
+        # A lay word the papers never use is asked as its medical word.
+        lay_terms = set(index_terms(" ".join(said for said, _ in lay)))
+        topic = focus + [t for t in index_terms(text)
+                         if t not in self.term_vocabulary and t not in self.meta_terms and t not in lay_terms]
         # Names of molecules, cells and methods (NKG2D, miR-21, CD8+, HIF-1α) carry a question's meaning.
         key = [t for w in words(text) for part in re.split(r"[-/]", w) if _ENTITY.search(part[1:]) or part.isupper()
                for t in index_terms(part) if t in focus]
@@ -310,8 +341,10 @@ class QueryAnalyzer:
         """The question's content words that the corpus never uses, in any spelling, as written; and how many
         content words."""
         unknown, content = [], 0
-        # The plain reading of a figure of speech is the analyzer's wording, not the asker's.
+        # The plain reading of a figure of speech is the analyzer's wording, not the asker's; a lay word has a
+        # medical one.
         plain = {w.lower() for reading in set(_FIGURES.values()) if reading in question for w in WORD.findall(reading)}
+        plain |= {w.lower() for said, _ in _lay_words(question) for w in WORD.findall(said)}
         for word in words(question):
             terms = [t for t in index_terms(word) if t not in self.meta_terms]
             if not terms:

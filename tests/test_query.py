@@ -172,3 +172,12 @@ def test_a_titles_figure_of_speech_is_read_in_plain_words(analyzer):
     assert analyzer.analyze("Friends or foes? Tumour exosomes").unknown_words == []
     # The asker's own "harmful" is still a word the papers never use.
     assert analyzer.analyze("Are exosome facials harmful?").unknown_words == ["facials", "harmful"]
+
+
+def test_lay_words_are_searched_for_as_the_medical_words(analyzer):
+    query = analyzer.analyze("bowel cancer exosome test")
+    assert "colorect" in query.terms and query.unknown_words == []
+    assert "vesicl" in analyzer.analyze("what are the little bubbles cells release called").terms
+    # Spreading is metastasis where a cancer spreads, not where prions do.
+    assert "metastasi" in analyzer.analyze("how do cancers spread to other organs?").terms
+    assert "metastasi" not in analyzer.analyze("Can prions spread between cells?").terms

@@ -73,3 +73,9 @@ def test_an_article_title_asking_friend_or_foe_gets_the_sentence_on_both_roles(p
     answer = pipeline.ask("Tumour exosomes: friend or foe?")
     assert not answer.abstained
     assert "dual role" in answer.answer
+
+
+def test_a_lay_word_finds_what_the_papers_call_it(pipeline):
+    # "bowel" is colorectal or colon cancer to the papers; "test" alone found "have been tested".
+    answer = pipeline.ask("bowel cancer exosome test")
+    assert answer.answer.startswith("Exosomal cargos:") and "Colon cancer" in answer.answer.split("[1]")[0]
