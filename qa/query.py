@@ -133,7 +133,7 @@ _LAY_TERMS = {
     "skin cancer": "melanoma", "brain tumour": "glioma glioblastoma", "brain tumor": "glioma glioblastoma",
     "brain cancer": "glioma glioblastoma", "liver cancer": "hepatocellular carcinoma",
     "killer cell": "natural killer cytotoxic cells", "white blood cell": "leukocytes immune cells", "jab": "vaccine",
-    "bubble": "vesicles", "blob": "vesicles", "sac": "vesicles",
+    "bubble": "vesicles", "blob": "vesicles", "sac": "vesicles", "test": "diagnostic detection",
 }
 _LAY_PATTERNS = [(re.compile(r"\b" + r"s?[\s-]+".join(map(re.escape, lay.split())) + r"s?\b", re.I), medical)
                  for lay, medical in _LAY_TERMS.items()]
@@ -255,10 +255,14 @@ class QueryAnalyzer:
         variants, spelled = self._variants(text)
         lay = _lay_words(text)
         variants += [medical for _, medical in lay]
+        # A lay word is asked as its medical words, and a sentence need not hold it: "an exosome test" is a
+        # diagnostic one, and "have been tested" only echoes it.
+        replaced = (set(index_terms(" ".join(said for said, _ in lay)))
+                    - set(index_terms(" ".join(medical for _, medical in lay))))
         expansions = self._expansions(spelled)
         lowered = {w.lower() for w in words(text)}
         focus = [t for t in index_terms(" ".join([text] + variants))
-                 if t in self.term_vocabulary and t not in self.meta_terms]
+                 if t in self.term_vocabulary and t not in self.meta_terms and t not in replaced]
         dense = " ".join([self._symbolised(text)] + variants + expansions)
         terms = [t for t in index_terms(" ".join([text] + variants + expansions)) if t not in self.meta_terms]
         # "Does hypoxia change how many exosomes are released?" asks whether, not for a count.
@@ -272,10 +276,8 @@ class QueryAnalyzer:
             focus = [t for t in focus if t not in _COMPOSITION_TERMS]
             terms = [t for t in terms if t not in _COMPOSITION_TERMS]
         # The question's own subject: its content words, known to the corpus or not ("capital", "Australia").
-        # A lay word the papers never use is asked as its medical word.
-        lay_terms = set(index_terms(" ".join(said for said, _ in lay)))
         topic = focus + [t for t in index_terms(text)
-                         if t not in self.term_vocabulary and t not in self.meta_terms and t not in lay_terms]
+                         if t not in self.term_vocabulary and t not in self.meta_terms and t not in replaced]
         # Names of molecules, cells and methods (NKG2D, miR-21, CD8+, HIF-1α) carry a question's meaning.
         key = [t for w in words(text) for part in re.split(r"[-/]", w) if _ENTITY.search(part[1:]) or part.isupper()
                for t in index_terms(part) if t in focus]

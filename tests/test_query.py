@@ -181,3 +181,7 @@ def test_lay_words_are_searched_for_as_the_medical_words(analyzer):
     # Spreading is metastasis where a cancer spreads, not where prions do.
     assert "metastasi" in analyzer.analyze("how do cancers spread to other organs?").terms
     assert "metastasi" not in analyzer.analyze("Can prions spread between cells?").terms
+    # "An exosome test" is a diagnostic one, which a sentence saying "have been tested" does not answer.
+    test = analyzer.analyze("can an exosome test pick up lung cancer?")
+    assert "diagnost" in test.terms and "test" not in test.focus_terms
+    assert "test" in analyzer.analyze("Has exosome therapy been tested in patients?").focus_terms
