@@ -47,7 +47,8 @@ _REPORTING_VERBS = {"say", "says", "report", "reports", "describe", "describes",
 _FILLER = {"wait", "hey", "hi", "hello", "ok", "okay", "oh", "um", "hmm", "well", "so", "please", "thanks", "thank",
            "really", "exactly", "actually", "basically", "just", "simply", "literally", "honestly", "seriously",
            "anyone", "someone", "somebody", "explain", "tell", "know", "wondering", "wonder", "curious", "question",
-           "quick", "briefly", "simple", "layman", "terms", "eli5", "guys", "everyone", "mean", "means"}
+           "quick", "briefly", "simple", "layman", "terms", "eli5", "guys", "everyone", "mean", "means", "happen",
+           "happens", "happened"}
 # A misspelt word (supression) is taken for the corpus word it is this close to (difflib's ratio; one
 # letter dropped or doubled in a 7-letter word scores 0.92, a swap of two letters 0.86).
 TYPO_SIMILARITY = 0.88
@@ -135,8 +136,18 @@ _LAY_TERMS = {
     "killer cell": "natural killer cytotoxic cells", "white blood cell": "leukocytes immune cells", "jab": "vaccine",
     "bubble": "vesicles", "blob": "vesicles", "sac": "vesicles", "test": "diagnostic detection",
 }
+# Everyday verbs for the formal ones science writes (general English): treated as lay words.
+_PLAIN_VERBS = {
+    "come from": "originate derive", "came from": "originate derive", "pump out": "secrete release",
+    "give off": "secrete release", "send out": "secrete release", "spit out": "secrete release",
+    "take in": "uptake internalize", "swallow": "uptake internalize", "gobble up": "uptake internalize",
+    "get into": "enter uptake", "turn into": "differentiate transform convert",
+    "turned into": "differentiate transform convert", "switch off": "inhibit suppress", "shut down": "inhibit suppress",
+    "switch on": "activate", "break down": "degrade", "hide from": "evade escape",
+    "speed up": "accelerate promote", "slow down": "inhibit reduce", "set up": "establish",
+}
 _LAY_PATTERNS = [(re.compile(r"\b" + r"s?[\s-]+".join(map(re.escape, lay.split())) + r"s?\b", re.I), medical)
-                 for lay, medical in _LAY_TERMS.items()]
+                 for lay, medical in {**_LAY_TERMS, **_PLAIN_VERBS}.items()]
 _SPREAD = re.compile(r"\bspread(?:s|ing)?\b", re.I)
 _CANCER = re.compile(r"\b(?:cancers?|tumou?rs?|carcinomas?|malignan\w*)\b", re.I)
 

@@ -185,3 +185,11 @@ def test_lay_words_are_searched_for_as_the_medical_words(analyzer):
     test = analyzer.analyze("can an exosome test pick up lung cancer?")
     assert "diagnost" in test.terms and "test" not in test.focus_terms
     assert "test" in analyzer.analyze("Has exosome therapy been tested in patients?").focus_terms
+
+
+def test_everyday_verbs_are_searched_for_as_the_formal_ones(analyzer):
+    query = analyzer.analyze("What happens when a cell swallows an exosome?")
+    assert "uptak" in query.terms and "swallow" not in query.focus_terms and query.unknown_words == []
+    # "What happens ..." asks for an effect: it names nothing to find, and lists nothing.
+    assert "happen" not in query.terms and query.listed == []
+    assert "secret" in analyzer.analyze("do tumour cells pump out more exosomes").terms
