@@ -136,8 +136,10 @@ _LAY_TERMS = {
     "killer cell": "natural killer cytotoxic cells", "white blood cell": "leukocytes immune cells", "jab": "vaccine",
     "bubble": "vesicles", "blob": "vesicles", "sac": "vesicles", "test": "diagnostic detection",
 }
-# Everyday verbs for the formal ones science writes (general English): treated as lay words.
-_PLAIN_VERBS = {
+# Everyday words for the formal ones science writes (general English): treated as lay words.
+_EVERYDAY_WORDS = {
+    "what's inside": "contents cargo contain", "whats inside": "contents cargo contain",
+    "what is inside": "contents cargo contain", "what are inside": "contents cargo contain",
     "come from": "originate derive", "came from": "originate derive", "pump out": "secrete release",
     "give off": "secrete release", "send out": "secrete release", "spit out": "secrete release",
     "take in": "uptake internalize", "swallow": "uptake internalize", "gobble up": "uptake internalize",
@@ -147,7 +149,7 @@ _PLAIN_VERBS = {
     "speed up": "accelerate promote", "slow down": "inhibit reduce", "set up": "establish",
 }
 _LAY_PATTERNS = [(re.compile(r"\b" + r"s?[\s-]+".join(map(re.escape, lay.split())) + r"s?\b", re.I), medical)
-                 for lay, medical in {**_LAY_TERMS, **_PLAIN_VERBS}.items()]
+                 for lay, medical in {**_LAY_TERMS, **_EVERYDAY_WORDS}.items()]
 _SPREAD = re.compile(r"\bspread(?:s|ing)?\b", re.I)
 _CANCER = re.compile(r"\b(?:cancers?|tumou?rs?|carcinomas?|malignan\w*)\b", re.I)
 

@@ -40,6 +40,8 @@ _WORD = re.compile(r"[\w-]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 _ELLIPSIS = re.compile(r"\.\.\.|\u2026")
 _LIST_CUES = re.compile(r"\blist\b|\bname\b", re.I)
+# Phrasal verbs whose words mean something else ("is carried out" is performed, not carried).
+_PHRASAL = re.compile(r"\bcarr(?:y|ies|ied|ying) out\b", re.I)
 # A sentence saying what its subject is made of: "Exosomes consist of ...", "The TME includes ...". Its subject is
 # the words before the verb, with at most COMPOSER_OTHER_TERMS words besides those the question names.
 _COMPOSED_OF = re.compile(r"^(.{1,60}?)\s+(?:consists?\s+of|(?:is|are)\s+(?:composed|comprised|made(?:\s+up)?)\s+of|"
@@ -163,7 +165,7 @@ class Reader:
         for short, forms in index.lexicon.abbreviations.items():
             if len(short_terms := index_terms(short)) == 1:
                 long_forms[short_terms[0]] = set(index_terms(forms[0]))
-        self.unit_terms = _PerUnit(index, lambda u: _with_long_forms(set(index_terms(u.text)), long_forms))
+        self.unit_terms = _PerUnit(index, lambda u: _with_long_forms(set(index_terms(_literal(u.text))), long_forms))
         self._squashed = _PerUnit(index, lambda u: squash(strip_refs(u.text)))
         self._summaries = _UnitsWhere(index, self._states_summary)
         if len(index.units) <= READ_AHEAD_MAX_UNITS:
@@ -464,6 +466,12 @@ def asks_beyond(query) -> bool:
 def _broad(query) -> bool:
     """A question about the general picture of its subject rather than one fact."""
     return bool(_BROAD.search(query.question)) and len(set(query.topic_terms)) <= 4 and not query.key_terms
+
+
+def _literal(text: str) -> str:
+    """``text`` with its phrasal verbs whose words say something else in their place: a process "carried out" is
+    performed, and carries nothing."""
+    return _PHRASAL.sub("performed", text)
 
 
 def _with_long_forms(terms: set[str], long_forms: dict[str, set[str]]) -> set[str]:

@@ -79,3 +79,11 @@ def test_a_lay_word_finds_what_the_papers_call_it(pipeline):
     # "bowel" is colorectal or colon cancer to the papers; "test" alone found "have been tested".
     answer = pipeline.ask("bowel cancer exosome test")
     assert answer.answer.startswith("Exosomal cargos:") and "Colon cancer" in answer.answer.split("[1]")[0]
+
+
+def test_a_process_carried_out_carries_nothing(pipeline):
+    unit = next(u for u in pipeline.index.units if "is carried out mainly" in u.text)
+    assert "carri" not in pipeline.reader.unit_terms[unit.id]
+    assert "The biogenesis of exosomes is carried out" not in pipeline.ask("what do exosomes carry inside them").answer
+    answer = pipeline.ask("whats inside an exosome")
+    assert "numerous proteins, lipids, and nucleic acids" in answer.answer
