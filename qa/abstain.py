@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.query import PARAPHRASE_SIMILARITY, english_frequency, is_name
-from qa.text import strip_refs
+from qa.text import quantities_text
 
 DATA = Path(__file__).resolve().parent / "data"
 COEFFICIENTS = DATA / "abstention.json"
@@ -63,7 +63,7 @@ def features(query, candidates, chosen, missing_rarest: float = 0.0,
         max(foreign, default=0.0),
         (top.score - second) if top else 0.0,
         missing_rarest,
-        1.0 if query.wants_quantity and not any(re.search(query.quantity_form, strip_refs(u.text), re.I)
+        1.0 if query.wants_quantity and not any(re.search(query.quantity_form, quantities_text(u.text), re.I)
                                                  for u in chosen) else 0.0,
         1.0 if top and top.anchored else 0.0,
         len(query.unknown_words) / content if content else 0.0,

@@ -83,11 +83,12 @@ _CITATION_TERMS = set(index_terms(" ".join(_CITATION_CUES | {"support", "support
 _QUANTITY = re.compile(r"\b(how (many|much|long|big|large|small|often|old)|what (dose|percentage|proportion|"
                        r"fraction|concentration|year|amount|number|temperature|speed|rate)|size|diameter|"
                        r"which year|\bcounts?\b|number of|when (?:was|were|did)|specificity|sensitivity and|"
-                       r"diagnostic accuracy|survival rates?|\d+[- ]year survival|median survival|\bauc\b)", re.I)
+                       r"diagnostic accuracy|survival rates?|\d+[- ]year survival|median survival|\bauc\b|\bcosts?\b|\bprices?\b)", re.I)
 # A yes/no question ("Can exosomes cross the blood-brain barrier?") asks whether a relation holds.
 YES_NO = re.compile(r"^\s*(is|are|can|could|do|does|did|will|would|should|has|have|was|were|may|might)\b", re.I)
 # What a number must look like to answer a question about a kind of quantity (any digit otherwise).
 _QUANTITY_FORMS = [
+    (re.compile(r"\b(costs?|prices?|priced|fees?|charges?)\b", re.I), r"[$£€]|\b(dollars?|pounds?|euros?|usd|gbp|eur)\b"),
     (re.compile(r"\bhow many\b", re.I), COUNT.pattern),
     (re.compile(r"\b(percentage|percent|proportion|fraction|specificity|sensitivity|accuracy|survival|auc)\b", re.I),
      r"%|\bper ?cent|\b0?\.\d+\b"),

@@ -18,7 +18,7 @@ from pathlib import Path
 from qa.index import Index, Unit
 from qa.query import YES_NO
 from qa.retrieve import CANDIDATES, EXHAUSTIVE_MAX_ROWS, Retrieval
-from qa.text import NUMBER, index_terms, squash, strip_refs
+from qa.text import NUMBER, index_terms, quantities_text, squash, strip_refs
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "data" / "reader.json"
 MAX_ANSWER_WORDS = 80
@@ -238,7 +238,7 @@ class Reader:
                                       and passage.label.split()[-1:] == [str(query.figure)]),
                 "previous_paragraph": float(anchored),
                 "after_previous_quote": float(unit.id in anchors),
-                "quantity": float(query.wants_quantity and bool(NUMBER.search(strip_refs(unit.text)))),
+                "quantity": float(query.wants_quantity and bool(NUMBER.search(quantities_text(unit.text)))),
             }
             score = sum(getattr(self.weights, name) * value for name, value in signals.items())
             candidates.append(Candidate(unit, score, hit.dense, anchored, signals))
@@ -346,7 +346,7 @@ class Reader:
         specific = {t for t in mine & theirs & asked if self.idf.get(t, 0.0) >= SPECIFIC_IDF}
         carries_on = bool(specific | (mine & theirs & set(query.key_terms))) and bool((theirs - mine) & asked)
         gives_number = (query.wants_quantity and bool(mine & theirs & asked)
-                        and not NUMBER.search(strip_refs(best.text)) and bool(NUMBER.search(strip_refs(after.text))))
+                        and not NUMBER.search(quantities_text(best.text)) and bool(NUMBER.search(quantities_text(after.text))))
         if (carries_on or gives_number) and _words(chosen + [after]) <= MAX_ANSWER_WORDS:
             return [best, after] + chosen[1:]
         return chosen

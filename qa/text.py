@@ -50,6 +50,15 @@ def strip_refs(text: str) -> str:
     return re.sub(r"\s+", " ", REF_BRACKET.sub("", text)).strip()
 
 
+# "Table 2", "Fig. 1": a label, whose number is no quantity.
+_LABEL = re.compile(r"\b(?:Table|Figure|Fig\.?)\s*\d+", re.I)
+
+
+def quantities_text(text: str) -> str:
+    """``text`` without its bracketed citations and its table and figure labels: where to look for a quantity."""
+    return _LABEL.sub("", strip_refs(text))
+
+
 def words(text: str) -> list[str]:
     """Word tokens, accents folded (hyphenated compounds such as ``miR-21`` stay whole)."""
     return WORD.findall(fold_accents(text))

@@ -63,6 +63,16 @@ def test_a_count_written_in_words_is_a_number(pipeline):
     assert pipeline.abstention_features("How many prostate cancer patients had exosomal miR-1290 measured?")[missing] == 1
 
 
+
+def test_a_price_is_an_amount_of_money_and_a_tables_label_no_number(pipeline):
+    # "Table 2: Exosome-based applications and therapies in cancer." gives no price, whatever its label's digit.
+    missing = FEATURES.index("number_missing")
+    question = "how much does exosome therapy cost"
+    assert pipeline.analyzer.analyze(question).wants_quantity
+    assert pipeline.abstention_features(question)[missing] == 1
+    assert pipeline.ask(question).abstained
+
+
 def test_a_row_naming_another_cancer_than_the_question_is_a_near_miss(pipeline):
     # The claudin-4 row names ovarian cancer; "bladder" is in another row of the same table (EDIL-3).
     rival = FEATURES.index("rival_in_table")
