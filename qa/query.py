@@ -48,7 +48,8 @@ _FILLER = {"wait", "hey", "hi", "hello", "ok", "okay", "oh", "um", "hmm", "well"
            "really", "exactly", "actually", "basically", "just", "simply", "literally", "honestly", "seriously",
            "anyone", "someone", "somebody", "explain", "tell", "know", "wondering", "wonder", "curious", "question",
            "quick", "briefly", "simple", "layman", "terms", "eli5", "guys", "everyone", "mean", "means", "happen",
-           "happens", "happened"}
+           "happens", "happened", "true", "false", "myth", "myths", "fact", "facts", "check", "hear", "heard", "right",
+           "correct", "wrong", "possible"}
 # A misspelt word (supression) is taken for the corpus word it is this close to (difflib's ratio; one
 # letter dropped or doubled in a 7-letter word scores 0.92, a swap of two letters 0.86).
 TYPO_SIMILARITY = 0.88

@@ -108,6 +108,9 @@ def test_padding_and_contractions_are_not_the_subject(analyzer):
     assert {"wait", "exact", "realli", "dont", "don"}.isdisjoint(query.terms + query.topic_terms)
     assert query.unknown_words == []
     assert "exosom" in query.topic_terms
+    # A fact-checking frame asks whether, about its subject: its words are no subject and nothing off-topic.
+    check = analyzer.analyze("True or false: exosomes can cross the blood brain barrier. Is that right?")
+    assert {"true", "fals", "right"}.isdisjoint(check.terms) and check.unknown_words == []
 
 
 def test_an_everyday_word_is_searched_as_the_corpus_word_it_paraphrases(pipeline):
