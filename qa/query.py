@@ -84,12 +84,14 @@ _CITATION_TERMS = set(index_terms(" ".join(_CITATION_CUES | {"support", "support
 _QUANTITY = re.compile(r"\b(how (many|much|long|big|large|small|often|old)|what (dose|percentage|proportion|"
                        r"fraction|concentration|year|amount|number|temperature|speed|rate)|size|diameter|"
                        r"which year|\bcounts?\b|number of|when (?:was|were|did)|specificity|sensitivity and|"
-                       r"diagnostic accuracy|survival rates?|\d+[- ]year survival|median survival|\bauc\b|\bcosts?\b|\bprices?\b)", re.I)
+                       r"diagnostic accuracy|survival rates?|\d+[- ]year survival|median survival|\bauc\b|"
+                       r"\bcosts?\b|\bprices?\b)", re.I)
 # A yes/no question ("Can exosomes cross the blood-brain barrier?") asks whether a relation holds.
 YES_NO = re.compile(r"^\s*(is|are|can|could|do|does|did|will|would|should|has|have|was|were|may|might)\b", re.I)
 # What a number must look like to answer a question about a kind of quantity (any digit otherwise).
 _QUANTITY_FORMS = [
-    (re.compile(r"\b(costs?|prices?|priced|fees?|charges?)\b", re.I), r"[$£€]|\b(dollars?|pounds?|euros?|usd|gbp|eur)\b"),
+    (re.compile(r"\b(costs?|prices?|priced|fees?|charges?)\b", re.I),
+     r"[$£€]|\b(dollars?|pounds?|euros?|usd|gbp|eur)\b"),
     (re.compile(r"\bhow many\b", re.I), COUNT.pattern),
     (re.compile(r"\b(percentage|percent|proportion|fraction|specificity|sensitivity|accuracy|survival|auc)\b", re.I),
      r"%|\bper ?cent|\b0?\.\d+\b"),
@@ -124,8 +126,15 @@ _FIGURES = {
     "silver bullet": "complete solution",
     "game changer": "major advance",
 }
-_FIGURE_PATTERNS = [(re.compile(r"\b" + r"s?[\s-]+".join(map(re.escape, figure.split())) + r"s?\b", re.I), plain)
-                    for figure, plain in _FIGURES.items()]
+_PLAIN_READINGS = set(_FIGURES.values())
+
+
+def _phrase(phrase: str) -> re.Pattern:
+    """``phrase`` as written in a question: its words apart by spaces or hyphens, each with a plural "s" or not."""
+    return re.compile(r"\b" + r"s?[\s-]+".join(map(re.escape, phrase.split())) + r"s?\b", re.I)
+
+
+_FIGURE_PATTERNS = [(_phrase(figure), plain) for figure, plain in _FIGURES.items()]
 # Lay words for what medical writing names otherwise (general medical English, as consumer health vocabularies have
 # them): also searched for as the medical words, and not taken for words the papers never use. Each word of a
 # phrase may take a plural "s". Spreading is metastasis only where a cancer spreads (not prions, not parasites).
@@ -150,8 +159,7 @@ _EVERYDAY_WORDS = {
     "switch on": "activate", "break down": "degrade", "hide from": "evade escape",
     "speed up": "accelerate promote", "slow down": "inhibit reduce", "set up": "establish",
 }
-_LAY_PATTERNS = [(re.compile(r"\b" + r"s?[\s-]+".join(map(re.escape, lay.split())) + r"s?\b", re.I), medical)
-                 for lay, medical in {**_LAY_TERMS, **_EVERYDAY_WORDS}.items()]
+_LAY_PATTERNS = [(_phrase(lay), medical) for lay, medical in {**_LAY_TERMS, **_EVERYDAY_WORDS}.items()]
 _SPREAD = re.compile(r"\bspread(?:s|ing)?\b", re.I)
 _CANCER = re.compile(r"\b(?:cancers?|tumou?rs?|carcinomas?|malignan\w*)\b", re.I)
 
@@ -272,7 +280,7 @@ class QueryAnalyzer:
         variants += [medical for _, medical in lay]
         # A lay word is asked as its medical words, and a sentence need not hold it: "an exosome test" is a
         # diagnostic one, and "have been tested" only echoes it.
-        replaced = (set(index_terms(" ".join(said for said, _ in lay)))
+        replaced = (set(index_terms(" ".join(lay_text for lay_text, _ in lay)))
                     - set(index_terms(" ".join(medical for _, medical in lay))))
         expansions = self._expansions(spelled)
         lowered = {w.lower() for w in words(text)}
@@ -310,7 +318,7 @@ class QueryAnalyzer:
         cited = re.search(r"\[(\d+)\]|\breference\s+(\d+)\b|\bref\.?\s*(\d+)\b", text, re.I)
         table = re.search(r"\btable\s+(\d+)", text, re.I)
         figure = re.search(r"\b(?:fig\.?|figure)\s*(\d+)", text, re.I)
-        unknown, content = self.unknown_words(text)
+        unknown, content = self.unknown_words(text, lay)
         return Query(
             question=text,
             dense_text=dense,
@@ -354,14 +362,15 @@ class QueryAnalyzer:
                        topic_terms=[t for t in query.topic_terms if t not in paraphrased] + added,
                        expansions=query.expansions + found, unknown_similarity=similarities)
 
-    def unknown_words(self, question: str) -> tuple[list[str], int]:
+    def unknown_words(self, question: str, lay: list[tuple[str, str]] | None = None) -> tuple[list[str], int]:
         """The question's content words that the corpus never uses, in any spelling, as written; and how many
-        content words."""
+        content words. ``lay``: the question's lay words (``_lay_words``), when they are already found."""
         unknown, content = [], 0
         # The plain reading of a figure of speech is the analyzer's wording, not the asker's; a lay word has a
         # medical one.
-        plain = {w.lower() for reading in set(_FIGURES.values()) if reading in question for w in WORD.findall(reading)}
-        plain |= {w.lower() for said, _ in _lay_words(question) for w in WORD.findall(said)}
+        plain = {w.lower() for reading in _PLAIN_READINGS if reading in question for w in WORD.findall(reading)}
+        plain |= {w.lower() for lay_text, _ in (_lay_words(question) if lay is None else lay)
+                  for w in WORD.findall(lay_text)}
         for word in words(question):
             terms = [t for t in index_terms(word) if t not in self.meta_terms]
             if not terms:

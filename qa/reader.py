@@ -346,7 +346,8 @@ class Reader:
         specific = {t for t in mine & theirs & asked if self.idf.get(t, 0.0) >= SPECIFIC_IDF}
         carries_on = bool(specific | (mine & theirs & set(query.key_terms))) and bool((theirs - mine) & asked)
         gives_number = (query.wants_quantity and bool(mine & theirs & asked)
-                        and not NUMBER.search(quantities_text(best.text)) and bool(NUMBER.search(quantities_text(after.text))))
+                        and not NUMBER.search(quantities_text(best.text))
+                        and bool(NUMBER.search(quantities_text(after.text))))
         if (carries_on or gives_number) and _words(chosen + [after]) <= MAX_ANSWER_WORDS:
             return [best, after] + chosen[1:]
         return chosen

@@ -1,9 +1,10 @@
 """How accuracy varies with the reported confidence, on the given question sets.
 
 Run: .venv/bin/python tests/benchmarks/confidence.py [FILE.jsonl ...]
-(default: every question set of the project, qa.evaluate.project_sets, as the ablation benchmark). Prints, for each band a page shows (high, medium, low = abstained) and for finer bins of the
-confidence value, how many questions fell there and how many were right. A question counts as
-right when the referee's answer_hit is 1 (abstaining is right only for an unanswerable question).
+(default: every question set of the project, qa.evaluate.project_sets, as the ablation benchmark). Prints,
+for each band a page shows (high, medium, low = abstained) and for finer bins of the confidence value, how
+many questions fell there and how many were right. A question counts as right when the referee's answer_hit
+is 1 (abstaining is right only for an unanswerable question).
 "high" must be right at least 9 times in 10 (see qa/abstain.py, HIGH_CONFIDENCE_ACCURACY).
 """
 
