@@ -87,7 +87,12 @@ _QUANTITY = re.compile(r"\b(how (many|much|long|big|large|small|often|old)|what 
                        r"diagnostic accuracy|survival rates?|\d+[- ]year survival|median survival|\bauc\b|"
                        r"\bcosts?\b|\bprices?\b)", re.I)
 # A yes/no question ("Can exosomes cross the blood-brain barrier?") asks whether a relation holds.
-YES_NO = re.compile(r"^\s*(is|are|can|could|do|does|did|will|would|should|has|have|was|were|may|might)\b", re.I)
+_AUXILIARY_OPENERS = "is|are|can|could|do|does|did|will|would|should|has|have|was|were|may|might"
+YES_NO = re.compile(rf"^\s*({_AUXILIARY_OPENERS})\b", re.I)
+_QUESTION_WORDS = rf"(?:what|what's|which|who|whom|whose|why|how|where|when|{_AUXILIARY_OPENERS})"
+_QUESTION_OPENER = re.compile(rf"^\s*{_QUESTION_WORDS}\b", re.I)
+# A statement, a comma (or semicolon, colon or dash), then a question that opens as one: the last such join.
+_JOINED_QUESTION = re.compile(rf"^(.*\w.*?)\s*[,;:\u2013\u2014-]\s+({_QUESTION_WORDS}\b[^,;:]*\?)\s*$", re.I)
 # What a number must look like to answer a question about a kind of quantity (any digit otherwise).
 _QUANTITY_FORMS = [
     (re.compile(r"\b(costs?|prices?|priced|fees?|charges?)\b", re.I),
@@ -193,6 +198,15 @@ _LISTED = re.compile(r"\b(?:which|what)\s+(?:(?:kinds?|types?|sorts?)\s+of\s+)?(
 _AUXILIARIES = {"do", "does", "did", "is", "are", "was", "were", "has", "have", "had", "can", "could", "may",
                 "might", "will", "would", "should", "the", "a", "an", "this", "that", "these", "those", "its"}
 _QUANTITY_TERMS = set(index_terms("big large small long many much size sizes often old number amount count"))
+# A question asking for a cause or a requirement: "why ...", "what causes / makes / leads to / triggers / drives
+# X", "what does X need", "what is required for X", "the reason for X".
+CAUSE_QUESTION = re.compile(r"\bwhy\b|\breasons?\b|\bwhat(?:\s+\w+){0,2}?\s+(?:causes?|caused|makes|leads?\s+to|"
+                            r"triggers?|drives?)\b|\b(?:what|which)\b.*\b(?:needs?|needed|requires?|required|"
+                            r"requirements?|prerequisites?|necessary)\b", re.I)
+# Its words that say what kind of answer is wanted, not what about: an answer need not repeat them.
+_CAUSE_TERMS = set(index_terms("cause causes caused reason reasons make makes lead leads trigger triggers drive "
+                               "drives need needs needed require requires required requirement requirements "
+                               "prerequisite prerequisites necessary"))
 _ENTITY = re.compile(r"[A-Z0-9\u0370-\u03ff]")
 
 
@@ -226,6 +240,9 @@ class Query:
     content_words: int = 0  # the question's content words, known or not
     # Each unknown word's cosine with its nearest corpus word (``QueryAnalyzer.paraphrased``).
     unknown_similarity: list[float] = field(default_factory=list)
+    # How many of ``unknown_words``, from the front, are the statement's the question follows ("My doctor
+    # mentioned exosomes. What are they?"): they count against answering, but the question is not about them.
+    statement_unknown: int = 0
 
 
 class QueryAnalyzer:
@@ -273,7 +290,7 @@ class QueryAnalyzer:
             # statement mostly answers the turn before, "Interesting. Why is that?": a follow-up as it is.)
             query = self.analyze(asked, [{"question": said, "answer": ""}], follows_statement=True)
             unknown, content = self.unknown_words(said)
-            return replace(query, unknown_words=unknown + query.unknown_words,
+            return replace(query, unknown_words=unknown + query.unknown_words, statement_unknown=len(unknown),
                            content_words=content + query.content_words, doc=query.doc or self._doc(said))
         variants, spelled = self._variants(text)
         lay = _lay_words(text)
@@ -294,13 +311,17 @@ class QueryAnalyzer:
         if wants_quantity:  # "how big", "how many": the kind of answer, not its subject
             focus = [t for t in focus if t not in _QUANTITY_TERMS]
             terms = [t for t in terms if t not in _QUANTITY_TERMS]
+        frame = _CAUSE_TERMS if CAUSE_QUESTION.search(text) else set()
+        if frame:
+            focus = [t for t in focus if t not in frame]
+            terms = [t for t in terms if t not in frame]
         composed = self._composed(spelled)
         if composed:  # "what is the structure of X?": so is "structure"
             focus = [t for t in focus if t not in _COMPOSITION_TERMS]
             terms = [t for t in terms if t not in _COMPOSITION_TERMS]
         # The question's own subject: its content words, known to the corpus or not ("capital", "Australia").
         topic = focus + [t for t in index_terms(text)
-                         if t not in self.term_vocabulary and t not in self.meta_terms and t not in replaced]
+                         if t not in self.term_vocabulary and t not in self.meta_terms and t not in replaced | frame]
         # Names of molecules, cells and methods (NKG2D, miR-21, CD8+, HIF-1α) carry a question's meaning.
         key = [t for w in words(text) for part in re.split(r"[-/]", w) if _ENTITY.search(part[1:]) or part.isupper()
                for t in index_terms(part) if t in focus]
@@ -313,7 +334,8 @@ class QueryAnalyzer:
             context = previous.get("question", "")
             if not topic:
                 context += " " + strip_refs(previous.get("answer", ""))
-            context_terms = [t for t in index_terms(context) if t in self.term_vocabulary and t not in self.meta_terms]
+            context_terms = [t for t in index_terms(self._variants(context)[1])
+                             if t in self.term_vocabulary and t not in self.meta_terms]
             terms = terms + topic + context_terms
         cited = re.search(r"\[(\d+)\]|\breference\s+(\d+)\b|\bref\.?\s*(\d+)\b", text, re.I)
         table = re.search(r"\btable\s+(\d+)", text, re.I)
@@ -337,7 +359,7 @@ class QueryAnalyzer:
             topic_terms=topic,
             key_terms=key,
             wants_quantity=wants_quantity,
-            defines=[] if composed else _defined(text),
+            defines=[] if composed else _defined(text) or _defined_before(text, context_terms),
             listed=[t for t in _listed(text) if t not in self.meta_terms],
             composed=composed,
             quantity_form=(next((form for cue, form in _QUANTITY_FORMS if cue.search(text)), NUMBER.pattern)
@@ -351,7 +373,8 @@ class QueryAnalyzer:
         (gastrointestinal); ``nearest``: each unknown word's nearest corpus word and their cosine. The dense
         text stays the question's: the model already reads a paraphrase as what it means."""
         similarities = [similarity for _, similarity in nearest]
-        pairs = [(word, near) for word, (near, similarity) in zip(query.unknown_words, nearest)
+        asked = list(zip(query.unknown_words, nearest))[query.statement_unknown:]
+        pairs = [(word, near) for word, (near, similarity) in asked
                  if similarity >= PARAPHRASE_SIMILARITY and _everyday(word)]
         if not pairs:
             return replace(query, unknown_similarity=similarities)
@@ -503,6 +526,13 @@ def _statement_then_question(text: str) -> tuple[str, str]:
     from blingfire import text_to_sentences
 
     sentences = text_to_sentences(text).split("\n") if text else []
+    if len(sentences) == 1:
+        # "My doctor mentioned exosomes, what are they?": a statement joined by a comma to a question that
+        # refers back to it.
+        joined = _JOINED_QUESTION.match(text)
+        if (joined and not _QUESTION_OPENER.match(text)
+                and {w.lower() for w in words(joined.group(2))} & _ANAPHORA):
+            return joined.group(1), joined.group(2)
     if len(sentences) < 2 or not sentences[-1].endswith("?") or any(s.endswith("?") for s in sentences[:-1]):
         return "", text
     return " ".join(sentences[:-1]), sentences[-1]
@@ -567,6 +597,15 @@ def _listed(text: str) -> list[str]:
 def _defined(text: str) -> list[str]:
     match = _DEFINITION.match(text)
     return index_terms(match.group(1)) if match else []
+
+
+def _defined_before(text: str, context_terms: list[str]) -> list[str]:
+    """For "what are they?" after the turn it refers to ("My doctor mentioned exosomes."): that turn's subject, when
+    it names one of at most COMPOSED_MAX_TERMS terms."""
+    match = _DEFINITION.match(text)
+    if not match or not set(w.lower() for w in words(match.group(1))) <= _ANAPHORA:
+        return []
+    return context_terms if 0 < len(set(context_terms)) <= COMPOSED_MAX_TERMS else []
 
 
 def _doc_names(documents) -> dict[str, set[str]]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from qa.index import Index, Unit
-from qa.query import YES_NO
+from qa.query import CAUSE_QUESTION, YES_NO
 from qa.retrieve import CANDIDATES, EXHAUSTIVE_MAX_ROWS, Retrieval
 from qa.text import NUMBER, index_terms, quantities_text, squash, strip_refs
 
@@ -52,7 +52,8 @@ COMPOSER_OTHER_TERMS = 1
 _ANSWER_CUES = {
     "cause": re.compile(r"\b(because|due to|owing to|since|required for|requires?|needed|necessary|essential|"
                         r"leads? to|leading to|results? in|caused? by|causes?|therefore|thus|hence|so that|"
-                        r"in order to|provides?|depend\w*|allows?|enables?|contributes? to|responsible)\b", re.I),
+                        r"in order to|provides?|depend\w*|allows?|enables?|contributes? to|responsible|"
+                        r"prerequisite|ha(?:s|ve) to|must)\b", re.I),
     "means": re.compile(r"\b(through|via|by|using|uses?|methods?|techniques?|includes?|including|ways?|"
                         r"mechanisms?|mediat\w+|pathways?|process|stages?|steps?|performed|carried out)\b", re.I),
     "naming": re.compile(r"\b(called|termed|named|known as|referred to as|defined as|term)\b|\(|,\s*which\s+(is|are)\b",
@@ -432,7 +433,6 @@ class Reader:
         return False
 
 
-_WHY = re.compile(r"\bwhy\b|\bwhat (?:causes|makes)\b|\breason", re.I)
 _HOW = re.compile(r"\bhow (?:are|is|do|does|did|can|could|were|was)\b", re.I)
 _NAMING = re.compile(r"\b(?:term|name|word) for\b|\bwhat (?:is|are) .* called\b", re.I)
 # Broad questions ask for the general picture of their subject.
@@ -448,7 +448,7 @@ def asked_for(query) -> str | None:
         return None
     if _NAMING.search(text):
         return "naming"
-    if _WHY.search(text):
+    if CAUSE_QUESTION.search(text):
         return "cause"
     if _HOW.search(text):
         return "means"

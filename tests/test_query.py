@@ -151,6 +151,28 @@ def test_a_question_after_a_statement_follows_it(analyzer):
     assert analyzer.analyze("I am reading the Bae review. What does it say about angiogenesis?").doc == "bae2018"
 
 
+def test_a_statement_joined_by_a_comma_to_a_question_that_refers_back_is_followed(pipeline):
+    query = pipeline.understand("my doctor mentioned exosomes, what are they?")
+    assert query.follow_up and query.question == "what are they?"
+    assert query.context.strip() == "my doctor mentioned exosomes"
+    # "What are they?" defines what the statement named; the statement's unknown "doctor" counts against
+    # answering but is not searched for as a corpus word ("medical").
+    assert query.defines == ["exosom"] and "doctor" in query.unknown_words and query.topic_terms == []
+    assert "tumor" in pipeline.understand("I read that tumours release exosomes, why do they?").context_terms
+    # A phrase before a question that does not refer back is part of it; so is a question's own second clause.
+    for text in ("In breast cancer, which miRNAs are elevated?", "What are exosomes, and how do they work?"):
+        assert not pipeline.understand(text).follow_up, text
+
+
+def test_a_cause_or_requirement_frame_is_not_the_subject(analyzer):
+    for text in ("what causes hypoxia in tumours?", "What does a tumour need before it can metastasise?",
+                 "What is required for exosome secretion?", "the reason tumours make exosomes"):
+        query = analyzer.analyze(text)
+        assert {"caus", "need", "requir", "reason"}.isdisjoint(query.terms + query.topic_terms), text
+    # Elsewhere the same words are the subject.
+    assert "need" in analyzer.analyze("Do cancer cells need exosomes?").topic_terms
+
+
 def test_only_a_statement_with_words_of_its_own_is_followed(analyzer):
     # Padding is no statement; "et al." ends no sentence; a question before another question is no statement.
     for text, read in (("Wait! Why do tumours need blood vessels?", None),
