@@ -167,6 +167,8 @@ _EVERYDAY_WORDS = {
 }
 _LAY_PATTERNS = [(_phrase(lay), medical) for lay, medical in {**_LAY_TERMS, **_EVERYDAY_WORDS}.items()]
 _SPREAD = re.compile(r"\bspread(?:s|ing)?\b", re.I)
+# "How are exosomes made?" asks how they form ("what are they made of?" asks for their makeup).
+_HOW_MADE = re.compile(r"\bhow\s+(?:is|are|was|were|do|does|did)\b[^?]*?\b(made|created)\b(?!\s+(?:of|up)\b)", re.I)
 _CANCER = re.compile(r"\b(?:cancers?|tumou?rs?|carcinomas?|malignan\w*)\b", re.I)
 
 
@@ -175,6 +177,7 @@ def _lay_words(text: str) -> list[tuple[str, str]]:
     found = [(match.group(0), medical) for pattern, medical in _LAY_PATTERNS for match in pattern.finditer(text)]
     if _CANCER.search(text):
         found += [(match.group(0), "metastasis") for match in _SPREAD.finditer(text)]
+    found += [(match.group(1), "formed produced biogenesis") for match in _HOW_MADE.finditer(text)]
     return found
 
 

@@ -218,3 +218,7 @@ def test_everyday_verbs_are_searched_for_as_the_formal_ones(analyzer):
     # "What happens ..." asks for an effect: it names nothing to find, and lists nothing.
     assert "happen" not in query.terms and query.listed == []
     assert "secret" in analyzer.analyze("do tumour cells pump out more exosomes").terms
+    assert "uptak" in analyzer.analyze("How do recipient cells take up exosomes?").terms
+    # "How are X made?" asks how they form; "what are X made of?" for their makeup.
+    assert "biogenesi" in analyzer.analyze("How are exosomes made inside a cell?").terms
+    assert "biogenesi" not in analyzer.analyze("What are exosomes made of?").terms
