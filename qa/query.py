@@ -211,6 +211,13 @@ CAUSE_QUESTION = re.compile(r"\bwhy\b|\breasons?\b|\bwhat(?:\s+\w+){0,2}?\s+(?:c
 _CAUSE_TERMS = set(index_terms("cause causes caused reason reasons make makes lead leads trigger triggers drive "
                                "drives need needs needed require requires required requirement requirements "
                                "prerequisite prerequisites necessary"))
+# A question asking for a means: "how do X ...", "what methods / ways / techniques ...", "what is the mechanism of
+# X" (a search for "ways exosomes enter cells" names what it wants found).
+_MEANS_WORDS = r"methods?|ways?|techniques?|approach(?:es)?|strateg(?:y|ies)|mechanisms?|means"
+MEANS_QUESTION = re.compile(rf"\bhow\s+(?:is|are|do|does|did|can|could|were|was)\b|"
+                            rf"\b(?:what|which|compare)\b.*\b(?:{_MEANS_WORDS})\b", re.I)
+_MEANS_TERMS = set(index_terms("method methods way ways technique techniques approach approaches strategy strategies "
+                               "mechanism mechanisms means"))
 _ENTITY = re.compile(r"[A-Z0-9\u0370-\u03ff]")
 
 
@@ -315,7 +322,8 @@ class QueryAnalyzer:
         if wants_quantity:  # "how big", "how many": the kind of answer, not its subject
             focus = [t for t in focus if t not in _QUANTITY_TERMS]
             terms = [t for t in terms if t not in _QUANTITY_TERMS]
-        frame = _CAUSE_TERMS if CAUSE_QUESTION.search(text) else set()
+        frame = (_CAUSE_TERMS if CAUSE_QUESTION.search(text) else set()) | (
+            _MEANS_TERMS if MEANS_QUESTION.search(text) else set())
         if frame:
             focus = [t for t in focus if t not in frame]
             terms = [t for t in terms if t not in frame]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from qa.index import Index, Unit
-from qa.query import CAUSE_QUESTION, YES_NO
+from qa.query import CAUSE_QUESTION, MEANS_QUESTION, YES_NO
 from qa.retrieve import CANDIDATES, EXHAUSTIVE_MAX_ROWS, Retrieval
 from qa.text import NUMBER, index_terms, quantities_text, squash, strip_refs
 
@@ -433,7 +433,6 @@ class Reader:
         return False
 
 
-_HOW = re.compile(r"\bhow (?:are|is|do|does|did|can|could|were|was)\b", re.I)
 _NAMING = re.compile(r"\b(?:term|name|word) for\b|\bwhat (?:is|are) .* called\b", re.I)
 # Broad questions ask for the general picture of their subject.
 _BROAD = re.compile(r"\b(role|roles|function|functions|importance|important|significance|purpose|involved|"
@@ -450,7 +449,7 @@ def asked_for(query) -> str | None:
         return "naming"
     if CAUSE_QUESTION.search(text):
         return "cause"
-    if _HOW.search(text):
+    if MEANS_QUESTION.search(text):
         return "means"
     if YES_NO.match(text):
         return "relation"

@@ -171,6 +171,10 @@ def test_a_cause_or_requirement_frame_is_not_the_subject(analyzer):
         assert {"caus", "need", "requir", "reason"}.isdisjoint(query.terms + query.topic_terms), text
     # Elsewhere the same words are the subject.
     assert "need" in analyzer.analyze("Do cancer cells need exosomes?").topic_terms
+    # So with a means: a question for methods or ways need not find those words; a search for them does.
+    for text in ("What methods are used to isolate exosomes?", "Compare the exosome isolation methods of both papers."):
+        assert "method" not in analyzer.analyze(text).topic_terms, text
+    assert "way" in analyzer.analyze("ways exosomes enter cells").topic_terms
 
 
 def test_only_a_statement_with_words_of_its_own_is_followed(analyzer):
