@@ -182,7 +182,17 @@ def _lay_words(text: str) -> list[tuple[str, str]]:
 
 
 # "What is an MVB?", "what are exosomes": a request for a definition of the subject.
-_DEFINITION = re.compile(r"^\s*what\s+(?:is|are)\s+(?:an?\s+|the\s+)?([\w-]+(?:\s+[\w-]+){0,3})\s*\??\s*$", re.I)
+# Also "what's X", "what does X mean / stand for", "what is meant by X", "define X", "meaning of X", "X definition".
+_DEFINED = r"(?:an?\s+|the\s+)?([\w-]+(?:\s+[\w-]+){0,3})"
+_DEFINITIONS = [re.compile(pattern, re.I) for pattern in (
+    rf"^\s*what\s+(?:is|are)\s+meant\s+by\s+{_DEFINED}\s*[?.!]*\s*$",
+    rf"^\s*what(?:\s+(?:exactly|really|actually))?(?:\s+(?:is|are)|'s|s)\s+{_DEFINED}\s*[?.!]*\s*$",
+    rf"^\s*what\s+(?:does|do)\s+{_DEFINED}\s+(?:mean|stand\s+for)\s*[?.!]*\s*$",
+    rf"^\s*(?:define|definition\s+of|meaning\s+of)\s+{_DEFINED}\s*[?.!]*\s*$",
+    rf"^\s*{_DEFINED}\s*[:,-]?\s+(?:definition|meaning|defined)\s*[?.!]*\s*$",
+)]
+# Words that ask for a definition rather than name the subject.
+_DEFINITION_TERMS = set(index_terms("define definition meaning mean meant stand"))
 # "What are exosomes made of?", "what does ESCRT consist of?", "what makes up the TME?", "the structure of
 # exosomes": a request for what the subject is made of.
 _COMPOSITION = [re.compile(pattern, re.I) for pattern in (
@@ -322,8 +332,9 @@ class QueryAnalyzer:
         if wants_quantity:  # "how big", "how many": the kind of answer, not its subject
             focus = [t for t in focus if t not in _QUANTITY_TERMS]
             terms = [t for t in terms if t not in _QUANTITY_TERMS]
-        frame = (_CAUSE_TERMS if CAUSE_QUESTION.search(text) else set()) | (
-            _MEANS_TERMS if MEANS_QUESTION.search(text) else set())
+        frame = ((_CAUSE_TERMS if CAUSE_QUESTION.search(text) else set())
+                 | (_MEANS_TERMS if MEANS_QUESTION.search(text) else set())
+                 | (_DEFINITION_TERMS if _definition(text) else set()))
         if frame:
             focus = [t for t in focus if t not in frame]
             terms = [t for t in terms if t not in frame]
@@ -606,15 +617,20 @@ def _listed(text: str) -> list[str]:
     return index_terms(match.group(1).split()[-1])
 
 
+def _definition(text: str) -> re.Match | None:
+    """The match of the subject of a request for a definition of it, if ``text`` is one."""
+    return next((match for match in (pattern.match(text) for pattern in _DEFINITIONS) if match), None)
+
+
 def _defined(text: str) -> list[str]:
-    match = _DEFINITION.match(text)
+    match = _definition(text)
     return index_terms(match.group(1)) if match else []
 
 
 def _defined_before(text: str, context_terms: list[str]) -> list[str]:
     """For "what are they?" after the turn it refers to ("My doctor mentioned exosomes."): that turn's subject, when
     it names one of at most COMPOSED_MAX_TERMS terms."""
-    match = _DEFINITION.match(text)
+    match = _definition(text)
     if not match or not set(w.lower() for w in words(match.group(1))) <= _ANAPHORA:
         return []
     return context_terms if 0 < len(set(context_terms)) <= COMPOSED_MAX_TERMS else []

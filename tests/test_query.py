@@ -8,6 +8,7 @@ import difflib
 import random
 
 from qa.query import PARAPHRASE_SIMILARITY, TYPO_SIMILARITY, QueryAnalyzer, _closest, is_name
+from qa.text import index_terms
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +163,18 @@ def test_a_statement_joined_by_a_comma_to_a_question_that_refers_back_is_followe
     # A phrase before a question that does not refer back is part of it; so is a question's own second clause.
     for text in ("In breast cancer, which miRNAs are elevated?", "What are exosomes, and how do they work?"):
         assert not pipeline.understand(text).follow_up, text
+
+
+def test_a_request_for_a_definition_in_its_many_wordings(analyzer):
+    for text, subject in (("What are exosomes?", ["exosom"]), ("what's an exosome", ["exosom"]),
+                          ("What does TDE stand for?", ["tde"]), ("what does theranostics mean", ["theranost"]),
+                          ("Define angiogenesis.", ["angiogenesi"]), ("meaning of pre-metastatic niche", None),
+                          ("tumour microenvironment definition", ["tumour", "microenviron"]),
+                          ("what is meant by liquid biopsy?", ["liquid", "biopsi"])):
+        query = analyzer.analyze(text)
+        assert query.defines == (subject or index_terms("pre-metastatic niche")), text
+        assert {"mean", "defin", "stand"}.isdisjoint(query.topic_terms), text
+    assert analyzer.analyze("What does the TME do to T cells?").defines == []
 
 
 def test_a_cause_or_requirement_frame_is_not_the_subject(analyzer):
