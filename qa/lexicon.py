@@ -94,4 +94,8 @@ def _long_form(short: str, before: list[str]) -> str | None:
     long_form = text[start:].strip(" ,;:(\"“”‘’")
     if len(long_form.split()) < 2 or len(long_form) <= len(short) + 1:
         return None
+    # A name runs on without a clause break and does not end on a conjunction ("the distant host environment,
+    # and (TDEs)" is a sentence naming the abbreviation it just left out).
+    if re.search(r"[,;:]", long_form) or long_form.split()[-1].lower() in {"and", "or", "but", "the", "of", "in"}:
+        return None
     return long_form
