@@ -92,7 +92,10 @@ def _long_form(short: str, before: list[str]) -> str | None:
         t -= 1
     start = text.rfind(" ", 0, t + 1) + 1
     long_form = text[start:].strip(" ,;:(\"“”‘’")
-    if len(long_form.split()) < 2 or len(long_form) <= len(short) + 1:
+    # One word is a long form only of a word's own short form ("microRNAs (miRNAs)"): "myeloma (MM)" has left
+    # out "multiple".
+    one_word_form = any(c.islower() for c in short.rstrip("s"))
+    if len(long_form.split()) < (1 if one_word_form else 2) or len(long_form) <= len(short) + 1:
         return None
     # A name runs on without a clause break and does not end on a conjunction ("the distant host environment,
     # and (TDEs)" is a sentence naming the abbreviation it just left out).

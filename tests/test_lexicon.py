@@ -15,6 +15,8 @@ def test_abbreviations_are_mined_from_the_papers(index):
     assert "multivesicular bodies" in pairs["mvb"]
     # Bae writes "... and the distant host environment, and (TDEs) may contribute": a clause, not a long form.
     assert pairs["tde"] == ["tumor-derived exosomes"]
+    # One word is a long form of a word's own short form only: "microRNAs (miRNAs)", not "myeloma (MM)".
+    assert pairs["mirna"] == ["micrornas"] and "mm" not in pairs
     assert "myeloid-derived suppressor cells" in pairs["mdsc"]
     assert index.lexicon.abbreviations == pairs
 
