@@ -182,7 +182,8 @@ def _lay_words(text: str) -> list[tuple[str, str]]:
 
 
 # "What is an MVB?", "what are exosomes": a request for a definition of the subject.
-# Also "what's X", "what does X mean / stand for", "what is meant by X", "define X", "meaning of X", "X definition".
+# Also "what's X", "what does X mean / stand for", "what is meant by X", "define X", "meaning of X", "X definition",
+# and a definition asked before another question.
 _DEFINED = r"(?:an?\s+|the\s+)?([\w-]+(?:\s+[\w-]+){0,3})"
 _DEFINITIONS = [re.compile(pattern, re.I) for pattern in (
     rf"^\s*what\s+(?:is|are)\s+meant\s+by\s+{_DEFINED}\s*[?.!]*\s*$",
@@ -190,6 +191,8 @@ _DEFINITIONS = [re.compile(pattern, re.I) for pattern in (
     rf"^\s*what\s+(?:does|do)\s+{_DEFINED}\s+(?:mean|stand\s+for)\s*[?.!]*\s*$",
     rf"^\s*(?:define|definition\s+of|meaning\s+of)\s+{_DEFINED}\s*[?.!]*\s*$",
     rf"^\s*{_DEFINED}\s*[:,-]?\s+(?:definition|meaning|defined)\s*[?.!]*\s*$",
+    # "What are exosomes and how do they work?": the definition first.
+    rf"^\s*what(?:\s+(?:is|are)|'s)\s+{_DEFINED}\s*,?\s+and\s+(?:how|what|why|where|when|which|who)\b",
 )]
 # Words that ask for a definition rather than name the subject.
 _DEFINITION_TERMS = set(index_terms("define definition meaning mean meant stand"))

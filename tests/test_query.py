@@ -170,7 +170,8 @@ def test_a_request_for_a_definition_in_its_many_wordings(analyzer):
                           ("What does TDE stand for?", ["tde"]), ("what does theranostics mean", ["theranost"]),
                           ("Define angiogenesis.", ["angiogenesi"]), ("meaning of pre-metastatic niche", None),
                           ("tumour microenvironment definition", ["tumour", "microenviron"]),
-                          ("what is meant by liquid biopsy?", ["liquid", "biopsi"])):
+                          ("what is meant by liquid biopsy?", ["liquid", "biopsi"]),
+                          ("What is the TME, and why does it matter?", ["tme"])):
         query = analyzer.analyze(text)
         assert query.defines == (subject or index_terms("pre-metastatic niche")), text
         assert {"mean", "defin", "stand"}.isdisjoint(query.topic_terms), text
