@@ -274,9 +274,12 @@ class Reader:
 
     @staticmethod
     def _defines(unit: Unit, subject: list[str]) -> bool:
-        """Does the sentence open by saying what the subject is ("Exosomes are small ... vesicles")?"""
+        """Does the sentence open by saying what the subject is ("Exosomes are small ... vesicles")? It opens with the
+        subject: "Recent evidence has demonstrated how exosomes are important mediators" says what the evidence
+        shows, "Isolation of exosomes is ..." what isolation is."""
         opening = re.match(r"^(.{1,80}?)\s+(?:is|are)\s+(?:an?\s+|the\s+)?\w", unit.text)
-        return bool(opening) and set(subject) <= set(index_terms(opening.group(1)))
+        terms = index_terms(opening.group(1)) if opening else []
+        return bool(terms) and terms[0] in subject and set(subject) <= set(terms)
 
     def _states_summary(self, unit: Unit) -> bool:
         """A summary statement: in the abstract or the conclusion, or the opening sentence of a paragraph."""

@@ -228,6 +228,13 @@ def test_lay_words_are_searched_for_as_the_medical_words(analyzer):
     test = analyzer.analyze("can an exosome test pick up lung cancer?")
     assert "diagnost" in test.terms and "test" not in test.focus_terms
     assert "test" in analyzer.analyze("Has exosome therapy been tested in patients?").focus_terms
+    # Lay phrases for hypoxia, chemotherapy, adipocytes and apoptosis; "oxygen" alone is no hypoxia.
+    assert "hypoxia" in analyzer.analyze("what happens to cancer cells in low oxygen").terms
+    assert "hypoxia" in analyzer.analyze("Are tumours starved of oxygen?").terms
+    assert "hypoxia" not in analyzer.analyze("Do exosomes carry oxygen?").terms
+    assert "chemotherapi" in analyzer.analyze("does chemo work better with exosome blockers").terms
+    assert "adipocyt" in analyzer.analyze("do tumour exosomes talk to fat cells").terms
+    assert "apoptosi" in analyzer.analyze("can exosomes stop cell suicide").terms
 
 
 def test_everyday_verbs_are_searched_for_as_the_formal_ones(analyzer):
