@@ -130,6 +130,10 @@ _FIGURES = {
     "magic bullet": "targeted therapy",
     "silver bullet": "complete solution",
     "game changer": "major advance",
+    "hijack": "exploit", "hijacking": "exploiting", "hijacked": "exploited",
+    "tiny messengers": "small mediators of communication", "messengers": "mediators of communication",
+    "couriers": "carriers", "cross talk": "crosstalk communication",
+    "key player": "important role", "big player": "important role",
 }
 _PLAIN_READINGS = set(_FIGURES.values())
 

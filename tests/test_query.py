@@ -213,6 +213,9 @@ def test_a_titles_figure_of_speech_is_read_in_plain_words(analyzer):
     assert query.unknown_words == [] and "sword" not in query.terms
     assert {"dual", "role", "harm"} <= set(query.terms)
     assert analyzer.analyze("Friends or foes? Tumour exosomes").unknown_words == []
+    hijacking = analyzer.analyze("Hijacking the immune system: how tumour exosomes blunt T cells")
+    assert "hijacking" not in [w.lower() for w in hijacking.unknown_words] and "exploit" in hijacking.terms
+    assert "communic" in analyzer.analyze("Exosomes: key players in cancer cell cross talk").terms
     # The asker's own "harmful" is still a word the papers never use.
     assert analyzer.analyze("Are exosome facials harmful?").unknown_words == ["facials", "harmful"]
 
