@@ -15,7 +15,7 @@ from qa import deadline
 from qa.abstain import Abstainer, features
 from qa.citations import Citation, Quote, cite
 from qa.index import Index, Unit
-from qa.query import QueryAnalyzer, english_frequency
+from qa.query import QueryAnalyzer, definition_asked_with, english_frequency
 from qa.reader import Candidate, Reader, ReaderWeights, asked_for, asks_beyond
 from qa.retrieve import Hit, HybridRetriever, Retrieval, query_vectors
 from qa.text import index_terms
@@ -116,6 +116,12 @@ class Pipeline:
             retrieval = replace(retrieval, hits=hits)
         else:
             chosen = self.reader.select(candidates, retrieval, quoted)
+            subject = definition_asked_with(query.question)
+            if subject and chosen:
+                # "What are exosomes, and why do they matter?": the second part steers the search; the first
+                # is searched for on its own.
+                definition = self.retriever.search(self.understand(f"What is {subject}?"), k=10)
+                chosen = self.reader.definition_first(definition, chosen)
         timing["select"] = _ms(mark)
         return retrieval, chosen, self._features(query, candidates, chosen)
 

@@ -633,6 +633,13 @@ def _definition(text: str) -> re.Match | None:
     return next((match for match in (pattern.match(text) for pattern in _DEFINITIONS) if match), None)
 
 
+def definition_asked_with(text: str) -> str | None:
+    """The subject X of "what is X, and how / why ...?": a definition asked before another question; None for a
+    question that asks only for the definition, or none."""
+    match = _definition(text)
+    return match.group(1) if match and match.re is _DEFINITIONS[-1] else None
+
+
 def _defined(text: str) -> list[str]:
     match = _definition(text)
     return index_terms(match.group(1)) if match else []

@@ -113,6 +113,13 @@ def test_a_definition_question_gets_a_sentence_saying_what_the_subject_is(pipeli
     assert "Exosomes are small" in answer.sentences[0].text
 
 
+def test_a_definition_asked_before_another_question_opens_the_answer(pipeline):
+    # "why ... important in cancer" steers the search away from any sentence saying what exosomes are.
+    answer = pipeline.ask("What are exosomes and why are they important in cancer?")
+    assert answer.sentences[0].text.startswith("Exosomes are small")
+    assert any("important" in s.text for s in answer.sentences[1:])
+
+
 def test_a_list_question_gets_the_sentence_that_lists(pipeline):
     lipids = pipeline.ask("Which lipids are found in exosomes?")
     assert "lipids such as sphingolipids, cholesterol, and ceramide" in lipids.sentences[0].text

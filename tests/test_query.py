@@ -7,7 +7,7 @@ import pytest
 import difflib
 import random
 
-from qa.query import PARAPHRASE_SIMILARITY, TYPO_SIMILARITY, QueryAnalyzer, _closest, is_name
+from qa.query import PARAPHRASE_SIMILARITY, TYPO_SIMILARITY, QueryAnalyzer, _closest, definition_asked_with, is_name
 from qa.text import index_terms
 
 
@@ -250,3 +250,10 @@ def test_everyday_verbs_are_searched_for_as_the_formal_ones(analyzer):
     # "How are X made?" asks how they form; "what are X made of?" for their makeup.
     assert "biogenesi" in analyzer.analyze("How are exosomes made inside a cell?").terms
     assert "biogenesi" not in analyzer.analyze("What are exosomes made of?").terms
+
+
+def test_a_definition_asked_before_another_question_is_told_apart():
+    assert definition_asked_with("What are exosomes and why are they important in cancer?") == "exosomes"
+    assert definition_asked_with("What is the TME, and how does it help tumours?") == "TME"
+    assert definition_asked_with("What are exosomes?") is None
+    assert definition_asked_with("Why are exosomes important?") is None
