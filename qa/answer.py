@@ -15,7 +15,7 @@ from qa import deadline
 from qa.abstain import Abstainer, features
 from qa.citations import Citation, Quote, cite
 from qa.index import Index, Unit
-from qa.query import QueryAnalyzer, definition_asked_with, english_frequency
+from qa.query import QueryAnalyzer, english_frequency, question_parts
 from qa.reader import Candidate, Reader, ReaderWeights, asked_for, asks_beyond
 from qa.retrieve import Hit, HybridRetriever, Retrieval, query_vectors
 from qa.text import index_terms
@@ -116,14 +116,21 @@ class Pipeline:
             retrieval = replace(retrieval, hits=hits)
         else:
             chosen = self.reader.select(candidates, retrieval, quoted)
-            subject = definition_asked_with(query.question)
-            if subject and chosen:
-                # "What are exosomes, and why do they matter?": the second part steers the search; the first
-                # is searched for on its own.
-                definition = self.retriever.search(self.understand(f"What is {subject}?"), k=10)
-                chosen = self.reader.definition_first(definition, chosen)
+            parts = question_parts(question) if not history else [question]
+            if len(parts) > 1 and chosen:
+                # "What are exosomes and why do they matter?": the second part steers the whole question's search,
+                # so each part is asked on its own, the second after the first as a follow-up ("they").
+                chosen = self.reader.merged(self._part_answers(parts, k))
         timing["select"] = _ms(mark)
         return retrieval, chosen, self._features(query, candidates, chosen)
+
+    def _part_answers(self, parts: list[str], k: int) -> list[list[Unit]]:
+        answers, turns = [], []
+        for part in parts:
+            _, retrieval, candidates, quoted = self._read(part, turns, k=k)
+            answers.append(self.reader.select(candidates, retrieval, quoted))
+            turns = [{"question": part, "answer": ""}]
+        return answers
 
     def support(self, claim: str, k: int = 5) -> dict:
         """The units that best support ``claim`` (one per passage, best first) and p(supported)."""

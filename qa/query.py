@@ -202,6 +202,11 @@ _DEFINITIONS = [re.compile(pattern, re.I) for pattern in (
     # "What are exosomes and how do they work?": the definition first.
     rf"^\s*what(?:\s+(?:is|are)|'s)\s+{_DEFINED}\s*,?\s+and\s+(?:how|what|why|where|when|which|who)\b",
 )]
+# A question, "and", then another that opens as one: "How are exosomes formed, and how are they released?". A question
+# opens with a question word or an auxiliary.
+_ASKING = r"(?:how|what|what's|why|where|when|which|who|whose|does|do|did|is|are|can|could|should|will|would)\b"
+_QUESTION_OPENING = re.compile(rf"^\s*{_ASKING}", re.I)
+_SECOND_QUESTION = re.compile(rf",?\s+and\s+(?={_ASKING})", re.I)
 # Words that ask for a definition rather than name the subject.
 _DEFINITION_TERMS = set(index_terms("define definition meaning mean meant stand"))
 # "What are exosomes made of?", "what does ESCRT consist of?", "what makes up the TME?", "the structure of
@@ -633,11 +638,14 @@ def _definition(text: str) -> re.Match | None:
     return next((match for match in (pattern.match(text) for pattern in _DEFINITIONS) if match), None)
 
 
-def definition_asked_with(text: str) -> str | None:
-    """The subject X of "what is X, and how / why ...?": a definition asked before another question; None for a
-    question that asks only for the definition, or none."""
-    match = _definition(text)
-    return match.group(1) if match and match.re is _DEFINITIONS[-1] else None
+def question_parts(text: str) -> list[str]:
+    """The questions a text asks one after the other, joined by "and" ("What are exosomes and why do they matter?"
+    -> "What are exosomes", "why do they matter?"); the text alone when it asks one."""
+    if not _QUESTION_OPENING.match(text):
+        return [text]
+    parts = [part.strip() for part in _SECOND_QUESTION.split(text, maxsplit=1) if part.strip()]
+    # Each part a question of its own, as asked: "What are exosomes?"
+    return [part if part.endswith("?") or not text.rstrip().endswith("?") else part + "?" for part in parts]
 
 
 def _defined(text: str) -> list[str]:

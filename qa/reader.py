@@ -225,7 +225,7 @@ class Reader:
                 "overlap": overlap * min(1.0, max(0.0, hit.dense) / OVERLAP_GATE),
                 "sparse": hit.sparse / best_sparse,
                 "passage": top_passages.get(unit.passage_id, 0.0) / best_passage,
-                "form": float(bool(query.defines and self.defines(unit, query.defines))
+                "form": float(bool(query.defines and self._defines(unit, query.defines))
                               or bool(query.listed and set(query.listed) <= terms
                                       and _enumerates(unit.text, query.listed[-1]))
                               or any(_composes(unit.text, subject) for subject in query.composed)),
@@ -273,7 +273,7 @@ class Reader:
         return float(any(not (set(index_terms(m.group(0))) & question_terms) for m in cues))
 
     @staticmethod
-    def defines(unit: Unit, subject: list[str]) -> bool:
+    def _defines(unit: Unit, subject: list[str]) -> bool:
         """Does the sentence open by saying what the subject is ("Exosomes are small ... vesicles")? It opens with the
         subject: "Recent evidence has demonstrated how exosomes are important mediators" says what the evidence
         shows, "Isolation of exosomes is ..." what isolation is."""
@@ -327,21 +327,16 @@ class Reader:
             chosen.append(candidate.unit)
         return self.with_antecedents(self._with_continuation(chosen, query))
 
-    def definition_first(self, retrieval: Retrieval, chosen: list[Unit]) -> list[Unit]:
-        """``chosen`` opened by the best unit of ``retrieval`` (a search for "what is X?") that defines X, when
-        none of them does, within the answer's budget: for "what is X, and why ...?", what was asked first."""
-        subject = retrieval.query.defines
-        if not subject or any(self.defines(u, subject) for u in chosen):
-            return chosen
-        definition = next((c.unit for c in self.read(retrieval) if c.signals["form"] and self.defines(c.unit, subject)),
-                          None)
-        if definition is None:
-            return chosen
-        answer = [definition]
-        for unit in chosen:
-            if len(answer) < 3 and not self._duplicate(unit, answer) and _words(answer + [unit]) <= MAX_ANSWER_WORDS:
-                answer.append(unit)
-        return self.with_antecedents(answer)
+    def merged(self, answers: list[list[Unit]]) -> list[Unit]:
+        """One answer from the answers to a question's parts, asked one after the other: each part's best unit
+        first, then the next of each, at most 3 units within the word budget, no near-duplicates."""
+        merged: list[Unit] = []
+        for rank in range(max(map(len, answers), default=0)):
+            for answer in answers:
+                if rank < len(answer) and len(merged) < 3 and not self._duplicate(answer[rank], merged) \
+                        and _words(merged + [answer[rank]]) <= MAX_ANSWER_WORDS:
+                    merged.append(answer[rank])
+        return self.with_antecedents(merged)
 
     def pick_per_paper(self, candidates: list[Candidate], chosen: list[Unit]) -> list[Unit]:
         """For a comparison, one paper's best unit and a close runner-up that is not a near-duplicate."""

@@ -113,11 +113,15 @@ def test_a_definition_question_gets_a_sentence_saying_what_the_subject_is(pipeli
     assert "Exosomes are small" in answer.sentences[0].text
 
 
-def test_a_definition_asked_before_another_question_opens_the_answer(pipeline):
-    # "why ... important in cancer" steers the search away from any sentence saying what exosomes are.
+def test_each_of_two_questions_joined_by_and_gets_its_answer(pipeline):
+    # "why ... important in cancer" steers the whole question's search away from any sentence saying what
+    # exosomes are.
     answer = pipeline.ask("What are exosomes and why are they important in cancer?")
     assert answer.sentences[0].text.startswith("Exosomes are small")
     assert any("important" in s.text for s in answer.sentences[1:])
+    # "isolated and characterized" echoed both parts; the methods of isolation come first now.
+    answer = pipeline.ask("How are exosomes isolated and how are they characterised?")
+    assert "ultracentrifugation" in answer.sentences[0].text
 
 
 def test_a_list_question_gets_the_sentence_that_lists(pipeline):

@@ -7,7 +7,7 @@ import pytest
 import difflib
 import random
 
-from qa.query import PARAPHRASE_SIMILARITY, TYPO_SIMILARITY, QueryAnalyzer, _closest, definition_asked_with, is_name
+from qa.query import PARAPHRASE_SIMILARITY, TYPO_SIMILARITY, QueryAnalyzer, _closest, is_name, question_parts
 from qa.text import index_terms
 
 
@@ -252,8 +252,12 @@ def test_everyday_verbs_are_searched_for_as_the_formal_ones(analyzer):
     assert "biogenesi" not in analyzer.analyze("What are exosomes made of?").terms
 
 
-def test_a_definition_asked_before_another_question_is_told_apart():
-    assert definition_asked_with("What are exosomes and why are they important in cancer?") == "exosomes"
-    assert definition_asked_with("What is the TME, and how does it help tumours?") == "TME"
-    assert definition_asked_with("What are exosomes?") is None
-    assert definition_asked_with("Why are exosomes important?") is None
+def test_two_questions_joined_by_and_are_asked_one_after_the_other():
+    assert question_parts("What are exosomes and why are they important in cancer?") == [
+        "What are exosomes?", "why are they important in cancer?"]
+    assert question_parts("How are exosomes formed, and how are they released") == [
+        "How are exosomes formed", "how are they released"]
+    # "and" inside one question, or in a search that is no question, joins no two questions.
+    for one in ("What are the pros and cons of exosomes?", "Are exosomes and microvesicles the same?",
+                "exosomes and how they spread cancer"):
+        assert question_parts(one) == [one]

@@ -94,10 +94,10 @@ def test_a_definition_opens_with_its_subject_not_with_whoever_says_it(pipeline):
         return next(u for u in pipeline.index.units if u.text.startswith(opening))
 
     exosomes = pipeline.analyzer.analyze("What are exosomes?").defines
-    assert pipeline.reader.defines(unit("Exosomes are small (40-150 nm)"), exosomes)
+    assert pipeline.reader._defines(unit("Exosomes are small (40-150 nm)"), exosomes)
     # What evidence shows, or what isolation is, is no definition of exosomes.
-    assert not pipeline.reader.defines(unit("Recent evidence has demonstrated how exosomes are"), exosomes)
-    assert not pipeline.reader.defines(unit("Isolation of exosomes is"), exosomes)
+    assert not pipeline.reader._defines(unit("Recent evidence has demonstrated how exosomes are"), exosomes)
+    assert not pipeline.reader._defines(unit("Isolation of exosomes is"), exosomes)
     # Nor is a sentence on exosomes one of tumour-derived exosomes.
     derived = pipeline.analyzer.analyze("What are tumor-derived exosomes?").defines
-    assert not pipeline.reader.defines(unit("Exosomes are small (40-150 nm)"), derived)
+    assert not pipeline.reader._defines(unit("Exosomes are small (40-150 nm)"), derived)
