@@ -158,7 +158,8 @@ _LAY_TERMS = {
     "low oxygen": "hypoxia hypoxic", "lack of oxygen": "hypoxia hypoxic", "short of oxygen": "hypoxia hypoxic",
     "starved of oxygen": "hypoxia hypoxic", "oxygen starved": "hypoxia hypoxic", "without oxygen": "hypoxia hypoxic",
     "not enough oxygen": "hypoxia hypoxic", "chemo": "chemotherapy", "fat cell": "adipocytes",
-    "cell suicide": "apoptosis", "programmed cell death": "apoptosis",
+    "cell suicide": "apoptosis", "programmed cell death": "apoptosis", "healthy cell": "normal cells",
+    "pee": "urine",
 }
 # Everyday words for the formal ones science writes (general English): treated as lay words.
 _EVERYDAY_WORDS = {

@@ -238,6 +238,8 @@ def test_lay_words_are_searched_for_as_the_medical_words(analyzer):
     assert "chemotherapi" in analyzer.analyze("does chemo work better with exosome blockers").terms
     assert "adipocyt" in analyzer.analyze("do tumour exosomes talk to fat cells").terms
     assert "apoptosi" in analyzer.analyze("can exosomes stop cell suicide").terms
+    assert "normal" in analyzer.analyze("do healthy cells make exosomes too").terms
+    assert "urin" in analyzer.analyze("is there a pee test for bladder cancer").terms
 
 
 def test_everyday_verbs_are_searched_for_as_the_formal_ones(analyzer):
