@@ -115,12 +115,14 @@ class Pipeline:
             hits, chosen = self._compare(query, self.reader.anchors(quoted), retrieval)
             retrieval = replace(retrieval, hits=hits)
         else:
-            chosen = self.reader.select(candidates, retrieval, quoted)
             parts = question_parts(question) if not history else [question]
-            if len(parts) > 1 and chosen:
+            if len(parts) > 1 and candidates:
                 # "What are exosomes and why do they matter?": the second part steers the whole question's search,
-                # so each part is asked on its own, the second after the first as a follow-up ("they").
+                # so each part is asked on its own, the second after the first as a follow-up ("they"). The whole
+                # question's candidates still decide abstention.
                 chosen = self.reader.merged(self._part_answers(parts, k))
+            else:
+                chosen = self.reader.select(candidates, retrieval, quoted)
         timing["select"] = _ms(mark)
         return retrieval, chosen, self._features(query, candidates, chosen)
 

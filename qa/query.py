@@ -155,11 +155,10 @@ _LAY_TERMS = {
     "brain cancer": "glioma glioblastoma", "liver cancer": "hepatocellular carcinoma",
     "killer cell": "natural killer cytotoxic cells", "white blood cell": "leukocytes immune cells", "jab": "vaccine",
     "bubble": "vesicles", "blob": "vesicles", "sac": "vesicles", "test": "diagnostic detection",
-    "low oxygen": "hypoxia hypoxic", "lack of oxygen": "hypoxia hypoxic", "short of oxygen": "hypoxia hypoxic",
-    "starved of oxygen": "hypoxia hypoxic", "oxygen starved": "hypoxia hypoxic", "without oxygen": "hypoxia hypoxic",
-    "not enough oxygen": "hypoxia hypoxic", "chemo": "chemotherapy", "fat cell": "adipocytes",
-    "cell suicide": "apoptosis", "programmed cell death": "apoptosis", "healthy cell": "normal cells",
-    "pee": "urine",
+    "chemo": "chemotherapy", "fat cell": "adipocytes", "cell suicide": "apoptosis", "programmed cell death": "apoptosis",
+    "healthy cell": "normal cells", "pee": "urine",
+    **dict.fromkeys(["low oxygen", "lack of oxygen", "short of oxygen", "starved of oxygen", "oxygen starved",
+                     "without oxygen", "not enough oxygen"], "hypoxia hypoxic"),
 }
 # Everyday words for the formal ones science writes (general English): treated as lay words.
 _EVERYDAY_WORDS = {
