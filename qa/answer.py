@@ -164,7 +164,12 @@ class Pipeline:
         answered = set().union(*(self.reader.unit_terms[u.id] for u in chosen)) if chosen else set()
         weights = {t: self.reader.idf.get(t, 0.5 * self.reader.max_idf) for t in set(query.topic_terms)}
         coverage = sum(w for t, w in weights.items() if t in answered) / (sum(weights.values()) or 1.0)
-        return features(query, candidates, chosen, missing, coverage, asked_for(query), rival)
+        worded = self.abstainer.worded_answerable(self.question_vector(query))
+        return features(query, candidates, chosen, missing, coverage, asked_for(query), rival, worded)
+
+    def question_vector(self, query):
+        """The embedding ``query`` searches with (from the embedding cache its searches filled)."""
+        return query_vectors(self.index, query)[0][0]
 
     def understand(self, question: str, history: list[dict] | None = None):
         """The ``Query`` for ``question``: analysed, then its everyday words the papers never use looked up

@@ -10,7 +10,7 @@ questions the papers do not answer), never on a set used to measure.
 from __future__ import annotations
 
 from dataclasses import asdict, replace
-from qa.abstain import DATA, Abstainer
+from qa.abstain import DATA, FEATURES, Abstainer, WordingPrior
 from qa.evaluate import score_question
 
 FIT_SETS = [DATA / "calibration.jsonl", DATA / "people.jsonl", DATA / "followups.jsonl", DATA / "people3.jsonl"]
@@ -71,11 +71,19 @@ def fit_reader(pipeline, questions: list[dict], log=print) -> dict:
     return {"weights": asdict(weights), "fit_accuracy": round(best, 4), "questions": len(answerable)}
 
 
-def fit_abstainer(pipeline, questions: list[dict]) -> Abstainer:
-    """Fit the abstention model on the questions' features, labels and the reader's forced answers."""
+def fit_abstainer(pipeline, questions: list[dict], worded: bool = True) -> Abstainer:
+    """Fit the wording prior, then the abstention model on the questions' features (the prior's held out), labels
+    and the reader's forced answers. ``worded=False`` leaves the prior out (its feature 0), as the ablation does."""
     rows = [pipeline.abstention_features(q["question"], q.get("history") or []) for q in questions]
     answerable = [q["kind"] != "unanswerable" for q in questions]
     right = forced_hits(pipeline, questions)
     # A follow-up is judged with the question it follows, so cross-validation never splits them.
     groups = [(q.get("history") or [{}])[0].get("question") or q["id"] for q in questions]
-    return Abstainer.fit(rows, answerable, right, groups, [q.get("style", "") for q in questions])
+    wording, held_out = None, [0.0] * len(rows)
+    if worded:
+        vectors = [pipeline.question_vector(pipeline.understand(q["question"], q.get("history") or []))
+                   for q in questions]
+        wording, held_out = WordingPrior.fit(vectors, answerable, groups)
+    column = FEATURES.index("worded_answerable")
+    rows = [row[:column] + [value] + row[column + 1:] for row, value in zip(rows, held_out)]
+    return Abstainer.fit(rows, answerable, right, groups, [q.get("style", "") for q in questions], wording)

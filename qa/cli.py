@@ -202,7 +202,8 @@ def _bench(args, settings: Settings) -> int:
 
 
 def _calibrate(args, settings: Settings) -> int:
-    from qa.abstain import COEFFICIENTS, CV_FOLDS, CV_REPEATS, HIGH_CONFIDENCE_ACCURACY, MAX_FALSE_ABSTAIN
+    from qa.abstain import (COEFFICIENTS, CV_FOLDS, CV_REPEATS, HIGH_CONFIDENCE_ACCURACY, MAX_FALSE_ABSTAIN,
+                            WRITTEN_MAX_FALSE_ABSTAIN, WRITTEN_STYLE)
     from qa.calibrate import FIT_SETS, fit_abstainer, fit_reader
     from qa.evaluate import load_questions
     from qa.reader import WEIGHTS_FILE
@@ -221,7 +222,8 @@ def _calibrate(args, settings: Settings) -> int:
         "fitted_on": names, "questions": len(questions),
         "answerable": sum(q["kind"] != "unanswerable" for q in questions),
         "threshold_rule": f"most questions right with grouped {CV_FOLDS}-fold cross-validated false abstention <= "
-                          f"{MAX_FALSE_ABSTAIN:.0%}, probabilities averaged over {CV_REPEATS} shuffles",
+                          f"{MAX_FALSE_ABSTAIN:.0%} ({WRITTEN_MAX_FALSE_ABSTAIN:.0%} of {WRITTEN_STYLE}'s), probabilities "
+                          f"averaged over {CV_REPEATS} shuffles",
         "high_rule": f"lowest value from which on cross-validated answers were right >= {HIGH_CONFIDENCE_ACCURACY:.0%} "
                      "at every floor, overall and within each fit set"})
     print(json.dumps({"reader": reader["weights"], "abstention": asdict(model)}, indent=2))

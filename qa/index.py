@@ -39,8 +39,8 @@ from qa.text import index_terms, words
 # 3: the manifest records every file's size and sha256; 4: the retrieval store (qa.store) writes the
 # collections and is named in the manifest; 5: the lexicon (qa.lexicon) is saved beside them; 6: the query
 # encoder's ONNX export (qa.onnx_encoder) too; 7: the lexicon's long forms hold no clause break, and one word can
-# be one ("microRNAs (miRNAs)").
-FORMAT_VERSION = 7
+# be one ("microRNAs (miRNAs)"); 8: "T cells" is a term of its own (tcell), not mere "cells".
+FORMAT_VERSION = 8
 
 
 class IndexUnavailable(Exception):

@@ -18,7 +18,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from qa import cited_text, views
 from qa.answer import Pipeline
@@ -68,7 +68,7 @@ class ChatCompletionRequest(BaseModel):
 
     model: str = MODEL_ID
     messages: list[ChatMessage] = Field(min_length=1, max_length=500)
-    stream: bool = False
+    stream: StrictBool = False  # JSON true or false: 0 and 1 are not booleans to the published schema
 
 
 def chat_router(current: Callable[[], Pipeline]) -> APIRouter:

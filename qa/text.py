@@ -110,13 +110,18 @@ def fold_accents(text: str) -> str:
     return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
 
 
+# "T cells", "B lymphocytes": a lone letter naming a kind of cell is a stop word on its own ("don't" -> t), which
+# left "T cells" as mere "cells". Joined as "T-cells" it is kept whole (tcell) as well as split.
+_LETTER_CELLS = re.compile(r"\b([TtBb])[\s-]+(cells?|lymphocytes?)\b")
+
+
 def index_terms(text: str) -> list[str]:
     """BM25 terms: accents folded, Greek spelled out, compounds kept whole and split, stop words out, stemmed.
 
     "TGF-β" -> tgfbeta, tgf, beta; "miR-21" -> mir21, mir, 21; "exosomes" -> exosom.
     """
     terms: list[str] = []
-    for token in WORD.findall(spell_greek(fold_accents(text)).lower()):
+    for token in WORD.findall(_LETTER_CELLS.sub(r"\1-\2", spell_greek(fold_accents(text))).lower()):
         token = re.sub(r"['’]s$", "", token.rstrip("+"))
         parts = [p for p in re.split(r"[-/'+]", token) if p]
         forms = ["".join(parts)] + (parts if len(parts) > 1 else [])

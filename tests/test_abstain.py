@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from qa.abstain import FEATURES, HIGH_CONFIDENCE_ACCURACY, Abstainer
+from qa.abstain import FEATURES, HIGH_CONFIDENCE_ACCURACY, Abstainer, WordingPrior
 
 
 def _questions(n=300, seed=7):
@@ -39,9 +39,40 @@ def test_levels_follow_the_fitted_band():
     assert model.confidence([0.0] * len(FEATURES)) == model.probability([0.0] * len(FEATURES)) == 0.5
 
 
+def test_the_wording_prior_reports_held_out_odds_not_memorised_ones():
+    # One direction of the vectors says answerable, with noise; the rest is noise a prior can memorise.
+    rng = random.Random(3)
+    labels = [i % 2 == 0 for i in range(200)]
+    vectors = [[rng.gauss(0.6 if label else -0.6, 1.0)] + [rng.gauss(0, 1) for _ in range(40)] for label in labels]
+    groups = [f"q{i}" for i in range(200)]
+    prior, held_out = WordingPrior.fit(vectors, labels, groups)
+    assert prior.weights[0] > 0 and len(held_out) == 200
+
+    def agreement(logits):
+        return sum((x > 0) == label for x, label in zip(logits, labels)) / len(labels)
+
+    in_sample = [prior.log_odds(v) for v in vectors]
+    assert 0.6 < agreement(held_out) < agreement(in_sample)  # learnt, but not as well as it fits its own questions
+    assert prior.log_odds([1.0] * 7) == 0.0  # another embedding model's vector: no opinion
+
+
+def test_questions_worded_like_ones_the_papers_never_answer_get_low_prior_odds(pipeline):
+    worded = FEATURES.index("worded_answerable")
+    out_of_scope = ["How much does an exosome facial cost at a med spa?",
+                    "Is exosome IV therapy covered by my insurance?",
+                    "my exosome pellet vanished after ultracentrifugation, what went wrong?"]
+    answered = ["How are exosomes isolated from body fluids?",
+                "What role do tumour-derived exosomes play in metastasis?",
+                "Which proteins are enriched in exosomes?"]
+    low = max(pipeline.abstention_features(q)[worded] for q in out_of_scope)
+    high = min(pipeline.abstention_features(q)[worded] for q in answered)
+    assert low < 0 < high
+
+
 def test_the_stored_model_names_its_features_and_bands(pipeline):
     model = pipeline.abstainer
     assert len(model.weights) == len(model.right_weights) == len(FEATURES)
+    assert len(model.wording.weights) == pipeline.index.embed(["exosome"]).shape[1]
     assert 0 < model.threshold < 1 and 0 < model.high < 1
 
 

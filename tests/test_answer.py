@@ -139,8 +139,11 @@ def test_a_table_caption_brings_its_best_matching_row(pipeline):
 
 
 def test_warming_up_loads_what_a_first_question_with_a_foreign_word_would_wait_for(pipeline):
+    import wordfreq
     from wordfreq import get_frequency_dict
 
+    # A fresh process: neither the list nor any word looked up in it yet (earlier tests looked words up).
     get_frequency_dict.cache_clear()
+    wordfreq._wf_cache.clear()
     pipeline.warm_up()
     assert get_frequency_dict.cache_info().currsize == 1  # abstention's English word list, loaded once

@@ -117,6 +117,7 @@ def test_side_tasks_get_a_minimal_valid_reply_never_an_abstention(client):
     ({"messages": [{"role": "user", "content": "   "}]}, "the question is empty"),
     ({"messages": [{"role": "wizard", "content": "hi"}]}, "role"),
     ({"model": "exosome-qa"}, "'messages' is required"),
+    ({"messages": [{"role": "user", "content": "hi"}], "stream": 1}, "stream"),
 ])
 def test_bad_requests_get_422_with_the_usual_error_body(http, body, fragment):
     response = http.post("/v1/chat/completions", json=body)

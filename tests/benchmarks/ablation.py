@@ -14,6 +14,7 @@ from pathlib import Path
 
 from qa.abstain import Abstainer
 from qa.answer import Pipeline
+from qa.calibrate import FIT_SETS, fit_abstainer
 from qa.evaluate import evaluate, load_questions, project_sets
 from qa.index import ensure_index
 from qa.reader import ReaderWeights
@@ -39,6 +40,10 @@ def configurations(index):
     yield "BM25 only (no dense)", Pipeline(index, fusion="bm25"), {}
     yield "RRF instead of linear fusion", Pipeline(index, fusion="rrf"), {}
     yield "no abstention", Pipeline(index, abstainer=replace(full, threshold=0.0)), {}
+    unworded = Pipeline(index, abstainer=replace(full, wording=None))
+    fit = [{**q, "style": path.stem} for path in FIT_SETS for q in load_questions(path)]
+    yield "no wording prior (abstention refitted without it)", Pipeline(
+        index, abstainer=fit_abstainer(unworded, fit, worded=False)), {}
     yield "no conversation history", Pipeline(index), {"drop_history": True}
 
 
