@@ -488,8 +488,18 @@ def _literal(text: str) -> str:
     return _PHRASAL.sub("performed", text)
 
 
+# Combining forms that prefix a word without turning its meaning round: "immunosuppressive" says "suppressive",
+# "microenvironment" "environment", "multivesicular" "vesicular" (general biomedical word formation).
+_COMBINING_FORMS = ("immuno", "neo", "auto", "onco", "micro", "multi")
+# The shortest stem a combining form may leave (suppress, vascular, environ): shorter remainders are no words.
+_MIN_REMAINDER = 5
+
+
 def _with_long_forms(terms: set[str], long_forms: dict[str, set[str]]) -> set[str]:
-    return terms.union(*(long_forms[t] for t in terms if t in long_forms))
+    """A unit's terms with what its abbreviations stand for and its compound words' second parts."""
+    parts = {t[len(form):] for t in terms for form in _COMBINING_FORMS
+             if t.startswith(form) and len(t) - len(form) >= _MIN_REMAINDER}
+    return terms.union(parts, *(long_forms[t] for t in terms if t in long_forms))
 
 
 def _composes(text: str, subject: list[str]) -> bool:

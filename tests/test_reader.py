@@ -70,6 +70,14 @@ def test_a_unit_using_an_abbreviation_holds_its_long_forms_words(pipeline):
     assert "TME includes surrounding blood vessels" in answer.answer
 
 
+def test_a_compound_word_holds_its_second_part(pipeline):
+    # "immunosuppressive" says "suppressive": the sentence that answers outranks "tumor suppression", an echo.
+    unit = next(u for u in pipeline.index.units if u.text.startswith("Tumor-derived exosomes contribute to create"))
+    assert {"immunosuppress", "suppress", "environ"} <= pipeline.reader.unit_terms[unit.id]
+    answer = pipeline.ask("How do tumour exosomes suppress T cells?")
+    assert answer.sentences[0].text.startswith("Tumor-derived exosomes contribute to create an immunosuppressive")
+
+
 def test_an_article_title_asking_friend_or_foe_gets_the_sentence_on_both_roles(pipeline):
     answer = pipeline.ask("Tumour exosomes: friend or foe?")
     assert not answer.abstained
