@@ -86,7 +86,7 @@ def test_an_article_title_asking_friend_or_foe_gets_the_sentence_on_both_roles(p
 
 def test_a_lay_word_finds_what_the_papers_call_it(pipeline):
     # "bowel" is colorectal or colon cancer to the papers; "test" alone found "have been tested". Whether to answer
-    # so terse a query at all is abstention's call (p 0.316 against the threshold's 0.32 since the wording prior).
+    # so terse a query at all is abstention's call (p 0.31 against the threshold's 0.33 since the wording prior).
     reading = Pipeline(pipeline.index, abstainer=replace(pipeline.abstainer, threshold=0.0))
     answer = reading.ask("bowel cancer exosome test")
     assert answer.answer.startswith("Exosomal cargos:") and "Colon cancer" in answer.answer.split("[1]")[0]
