@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from qa.query import PARAPHRASE_SIMILARITY, english_frequency, is_name
@@ -130,6 +130,7 @@ class WordingPrior:
 
     weights: list[float]
     bias: float
+    model: str = ""  # the embedding model whose vectors it was fitted on (the index manifest's "model")
 
     def log_odds(self, vector) -> float:
         """The feature: 0 (no opinion) for a vector of another embedding model's size."""
@@ -138,7 +139,8 @@ class WordingPrior:
         return self.bias + float(sum(w * x for w, x in zip(self.weights, vector)))
 
     @classmethod
-    def fit(cls, vectors, answerable: list[bool], groups: list[str]) -> tuple["WordingPrior", list[float]]:
+    def fit(cls, vectors, answerable: list[bool], groups: list[str],
+            model: str = "") -> tuple["WordingPrior", list[float]]:
         """The prior fitted on every question, and each question's log-odds from a prior fitted without its group
         (averaged over CV_REPEATS shuffles): the abstention model must learn how far to trust the prior on
         questions it has not seen, not on those it memorised. The strength is the one of PRIOR_STRENGTHS with
@@ -150,20 +152,21 @@ class WordingPrior:
 
         vectors, labels, groups = np.asarray(vectors, dtype="float64"), np.asarray(answerable), np.asarray(groups)
 
-        def model(strength):
+        def logistic(strength):
             return LogisticRegression(C=strength, class_weight="balanced", max_iter=3000)
 
         def held_out(strength):
             logits = np.zeros(len(labels))
             for seed in range(CV_REPEATS):
                 for train, test in GroupKFold(CV_FOLDS, shuffle=True, random_state=seed).split(vectors, groups=groups):
-                    logits[test] += model(strength).fit(vectors[train], labels[train]).decision_function(vectors[test])
+                    logits[test] += logistic(strength).fit(vectors[train], labels[train]).decision_function(vectors[test])
             return logits / CV_REPEATS
 
         logits = {c: held_out(c) for c in PRIOR_STRENGTHS}
         best = min(PRIOR_STRENGTHS, key=lambda c: log_loss(labels, 1.0 / (1.0 + np.exp(-logits[c]))))
-        fitted = model(best).fit(vectors, labels)
-        return cls([float(w) for w in fitted.coef_[0]], float(fitted.intercept_[0])), [float(x) for x in logits[best]]
+        fitted = logistic(best).fit(vectors, labels)
+        return (cls([float(w) for w in fitted.coef_[0]], float(fitted.intercept_[0]), model),
+                [float(x) for x in logits[best]])
 
 
 @dataclass
@@ -185,6 +188,14 @@ class Abstainer:
     def worded_answerable(self, vector) -> float:
         """The ``worded_answerable`` feature of a question with this query embedding."""
         return self.wording.log_odds(vector) if self.wording else 0.0
+
+    def for_model(self, model: str) -> "Abstainer":
+        """This model for an index embedded by ``model``: a wording prior fitted on another model's vectors (of the
+        same size, or it would say nothing anyway) reads them as noise, so it gives no opinion until ``qa calibrate``
+        refits it."""
+        if self.wording and self.wording.model and self.wording.model != model:
+            return replace(self, wording=None)
+        return self
 
     def probability(self, values: list[float]) -> float:
         """p(answerable): whether the papers answer the question at all."""
@@ -208,7 +219,7 @@ class Abstainer:
             wording = data.get("wording")
             return cls(data["weights"], data["bias"], data["threshold"], data.get("high", 0.8),
                        data.get("right_weights"), data.get("right_bias", 0.0),
-                       WordingPrior(wording["weights"], wording["bias"]) if wording else None)
+                       WordingPrior(wording["weights"], wording["bias"], wording.get("model", "")) if wording else None)
         fallback = {"top_dense": 8.0, "coverage": 6.0, "foreign_share": -6.0}
         return cls([fallback.get(name, 0.0) for name in FEATURES], -5.0)
 

@@ -62,7 +62,7 @@ class Pipeline:
         self.retriever = HybridRetriever(index, fusion=fusion, dense_weight=dense_weight)
         self.reader = Reader(index, weights)
         self.expand_queries = expand_queries
-        self.abstainer = abstainer or Abstainer.default()
+        self.abstainer = (abstainer or Abstainer.default()).for_model(index.manifest.get("model", ""))
 
     def ask(self, question: str, history: list[dict] | None = None, top_k: int = 8) -> Answer:
         """Answer ``question`` (with earlier turns in ``history``) from the index."""

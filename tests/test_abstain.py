@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import random
+from dataclasses import asdict
 
 from qa.abstain import FEATURES, HIGH_CONFIDENCE_ACCURACY, Abstainer, WordingPrior
+from qa.answer import Pipeline
 
 
 def _questions(n=300, seed=7):
@@ -45,8 +49,9 @@ def test_the_wording_prior_reports_held_out_odds_not_memorised_ones():
     labels = [i % 2 == 0 for i in range(200)]
     vectors = [[rng.gauss(0.6 if label else -0.6, 1.0)] + [rng.gauss(0, 1) for _ in range(40)] for label in labels]
     groups = [f"q{i}" for i in range(200)]
-    prior, held_out = WordingPrior.fit(vectors, labels, groups)
+    prior, held_out = WordingPrior.fit(vectors, labels, groups, "mini")
     assert prior.weights[0] > 0 and len(held_out) == 200
+    assert json.loads(json.dumps(asdict(prior)))["model"] == "mini"  # stored with the model it was fitted for
 
     def agreement(logits):
         return sum((x > 0) == label for x, label in zip(logits, labels)) / len(labels)
@@ -67,6 +72,13 @@ def test_questions_worded_like_ones_the_papers_never_answer_get_low_prior_odds(p
     low = max(pipeline.abstention_features(q)[worded] for q in out_of_scope)
     high = min(pipeline.abstention_features(q)[worded] for q in answered)
     assert low < 0 < high
+
+
+def test_a_wording_prior_fitted_on_another_models_vectors_has_no_opinion(pipeline):
+    other = copy.copy(pipeline.index)
+    other.manifest = {**pipeline.index.manifest, "model": "another-model-of-the-same-size"}
+    assert Pipeline(other).abstainer.wording is None
+    assert pipeline.abstainer.wording.model == pipeline.index.manifest["model"]
 
 
 def test_the_stored_model_names_its_features_and_bands(pipeline):
