@@ -118,6 +118,17 @@ CV_FOLDS = 5
 CV_REPEATS = 20
 
 
+def _held_out(estimator, rows, targets, groups, method: str):
+    """Each row's ``method`` output from models fitted without its group, averaged over CV_REPEATS shuffled
+    CV_FOLDS-fold splits."""
+    import numpy as np
+    from sklearn.model_selection import GroupKFold, cross_val_predict
+
+    return np.mean([cross_val_predict(estimator, rows, targets, groups=groups, method=method,
+                                      cv=GroupKFold(CV_FOLDS, shuffle=True, random_state=seed))
+                    for seed in range(CV_REPEATS)], axis=0)
+
+
 # Inverse regularisation strengths the wording prior chooses among by grouped cross-validated log-loss.
 PRIOR_STRENGTHS = (0.3, 1.0, 3.0, 10.0)
 
@@ -148,21 +159,13 @@ class WordingPrior:
         import numpy as np
         from sklearn.linear_model import LogisticRegression
         from sklearn.metrics import log_loss
-        from sklearn.model_selection import GroupKFold
 
         vectors, labels, groups = np.asarray(vectors, dtype="float64"), np.asarray(answerable), np.asarray(groups)
 
         def logistic(strength):
             return LogisticRegression(C=strength, class_weight="balanced", max_iter=3000)
 
-        def held_out(strength):
-            logits = np.zeros(len(labels))
-            for seed in range(CV_REPEATS):
-                for train, test in GroupKFold(CV_FOLDS, shuffle=True, random_state=seed).split(vectors, groups=groups):
-                    logits[test] += logistic(strength).fit(vectors[train], labels[train]).decision_function(vectors[test])
-            return logits / CV_REPEATS
-
-        logits = {c: held_out(c) for c in PRIOR_STRENGTHS}
+        logits = {c: _held_out(logistic(c), vectors, labels, groups, "decision_function") for c in PRIOR_STRENGTHS}
         best = min(PRIOR_STRENGTHS, key=lambda c: log_loss(labels, 1.0 / (1.0 + np.exp(-logits[c]))))
         fitted = logistic(best).fit(vectors, labels)
         return (cls([float(w) for w in fitted.coef_[0]], float(fitted.intercept_[0]), model),
@@ -230,21 +233,18 @@ class Abstainer:
         answer to it is right. With probabilities cross-validated by group (a follow-up stays with the
         question it follows; CV_REPEATS shuffles averaged): the threshold is the one that gets the most
         questions right (answered right, or abstained when unanswerable) while abstaining on at most
-        MAX_FALSE_ABSTAIN of the answerable ones (WRITTEN_MAX_FALSE_ABSTAIN of WRITTEN_STYLE's); "high" is the lowest p(right) from which on, at every
-        floor, HIGH_CONFIDENCE_ACCURACY of the answers given were right, over all questions and within each
-        style of asking (``styles``: the question set each came from), so the band holds for people's
-        questions, not only on average."""
+        MAX_FALSE_ABSTAIN of the answerable ones (WRITTEN_MAX_FALSE_ABSTAIN of WRITTEN_STYLE's); "high" is the
+        lowest p(right) from which on, at every floor, HIGH_CONFIDENCE_ACCURACY of the answers given were right,
+        over all questions and within each style of asking (``styles``: the question set each came from), so the
+        band holds for people's questions, not only on average."""
         import numpy as np
         from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import GroupKFold, cross_val_predict
 
         def model():
             return LogisticRegression(C=3.0, class_weight="balanced", max_iter=2000)
 
         def held_out(targets):
-            return np.mean([cross_val_predict(model(), rows, targets, groups=groups, method="predict_proba",
-                                              cv=GroupKFold(CV_FOLDS, shuffle=True, random_state=seed))[:, 1]
-                            for seed in range(CV_REPEATS)], axis=0)
+            return _held_out(model(), rows, targets, groups, "predict_proba")[:, 1]
 
         labels, correct = np.asarray(answerable), np.asarray(right) & np.asarray(answerable)
         p_answerable, p_right = held_out(labels), held_out(correct)

@@ -85,5 +85,6 @@ def fit_abstainer(pipeline, questions: list[dict], worded: bool = True) -> Absta
                    for q in questions]
         wording, held_out = WordingPrior.fit(vectors, answerable, groups, pipeline.index.manifest.get("model", ""))
     column = FEATURES.index("worded_answerable")
-    rows = [row[:column] + [value] + row[column + 1:] for row, value in zip(rows, held_out)]
+    for row, value in zip(rows, held_out):
+        row[column] = value
     return Abstainer.fit(rows, answerable, right, groups, [q.get("style", "") for q in questions], wording)
