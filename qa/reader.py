@@ -514,7 +514,7 @@ def _composes(text: str, subject: list[str]) -> bool:
 
 def _enumerates(text: str, noun: str) -> bool:
     """Does ``text`` list instances of ``noun`` (an index term) right after naming it?"""
-    return any(noun in index_terms(m.group(0)) and _ENUMERATION.match(text, m.end()) for m in _WORD.finditer(text))
+    return any(_ENUMERATION.match(text, m.end()) and noun in index_terms(m.group(0)) for m in _WORD.finditer(text))
 
 
 def _words(units: list[Unit]) -> int:
