@@ -157,6 +157,7 @@ _LAY_TERMS = {
     "bubble": "vesicles", "blob": "vesicles", "sac": "vesicles", "test": "diagnostic detection",
     "chemo": "chemotherapy", "fat cell": "adipocytes", "cell suicide": "apoptosis", "programmed cell death": "apoptosis",
     "healthy cell": "normal cells", "pee": "urine",
+    **dict.fromkeys(["blood clot", "blood clots", "clot", "clots", "clotting"], "thrombosis coagulation"),
     **dict.fromkeys(["low oxygen", "lack of oxygen", "short of oxygen", "starved of oxygen", "oxygen starved",
                      "without oxygen", "not enough oxygen"], "hypoxia hypoxic"),
 }
@@ -388,7 +389,9 @@ class QueryAnalyzer:
             doc=self._doc(text),
             table=int(table.group(1)) if table else None,
             figure=int(figure.group(1)) if figure else None,
-            compare=bool(lowered & _COMPARE_CUES) or bool(lowered & {"two", "each"} and lowered & _PAPER_WORDS),
+            # "... according to Zhang and according to Bae?" names both papers: a comparison without the word.
+            compare=(bool(lowered & _COMPARE_CUES) or bool(lowered & {"two", "each"} and lowered & _PAPER_WORDS)
+                     or len(self._named(text)) > 1),
             wants_refs=bool(lowered & _CITATION_CUES) or ("who" in lowered and "show" in " ".join(lowered)),
             cited_ref=int(next(g for g in cited.groups() if g)) if cited else None,
             follow_up=follow_up,
@@ -545,10 +548,15 @@ class QueryAnalyzer:
             low = low[first.end():]
         return low.startswith(_FOLLOW_OPENERS) or bool(tokens & _ANAPHORA) or len(set(topic)) <= 1
 
-    def _doc(self, text: str) -> str | None:
+    def _named(self, text: str) -> set[str]:
+        """The documents ``text`` names (by an author's name or the document's id)."""
         low = text.lower()
         named = {doc for word in set(re.findall(r"\w+", low)) for doc in self._docs_by_word.get(word, ())}
         named.update(doc for pattern, doc in self._name_patterns if pattern.search(low))
+        return named
+
+    def _doc(self, text: str) -> str | None:
+        named = self._named(text)
         return named.pop() if len(named) == 1 else None
 
 
