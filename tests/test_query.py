@@ -35,6 +35,10 @@ def test_papers_named_by_author_or_table(analyzer):
     assert query.doc == "zhang2015" and query.table == 2
     assert analyzer.analyze("What do Bae et al. say about NK cells?").doc == "bae2018"
     assert analyzer.analyze("Do the two reviews agree on exosome size?").compare
+    # Naming both papers' authors compares them; naming one does not.
+    both = analyzer.analyze("Which proteins mark exosomes according to Zhang and according to Bae?")
+    assert both.compare and both.doc is None
+    assert not analyzer.analyze("Which proteins mark exosomes according to Zhang?").compare
 
 
 def test_follow_ups_borrow_the_previous_turn_only_when_needed(analyzer):
@@ -240,6 +244,7 @@ def test_lay_words_are_searched_for_as_the_medical_words(analyzer):
     assert "apoptosi" in analyzer.analyze("can exosomes stop cell suicide").terms
     assert "normal" in analyzer.analyze("do healthy cells make exosomes too").terms
     assert "urin" in analyzer.analyze("is there a pee test for bladder cancer").terms
+    assert "thrombosi" in analyzer.analyze("do tumour exosomes make blood clot more").terms
 
 
 def test_everyday_verbs_are_searched_for_as_the_formal_ones(analyzer):
