@@ -93,6 +93,9 @@ _QUESTION_WORDS = rf"(?:what|what's|which|who|whom|whose|why|how|where|when|{_AU
 _QUESTION_OPENER = re.compile(rf"^\s*{_QUESTION_WORDS}\b", re.I)
 # A statement, a comma (or semicolon, colon or dash), then a question that opens as one: the last such join.
 _JOINED_QUESTION = re.compile(rf"^(.*\w.*?)\s*[,;:\u2013\u2014-]\s+({_QUESTION_WORDS}\b[^,;:]*\?)\s*$", re.I)
+# Words of a person telling something ("My doctor mentioned exosomes, what are they?"); a joined statement without
+# them is the question's subject, a heading ("FasL on exosomes: what role does it play?").
+_PERSONAL = {"i", "i'm", "im", "i've", "ive", "me", "my", "mine", "we", "we're", "we've", "us", "our", "you", "your"}
 # What a number must look like to answer a question about a kind of quantity (any digit otherwise).
 _QUANTITY_FORMS = [
     (re.compile(r"\b(costs?|prices?|priced|fees?|charges?)\b", re.I),
@@ -574,11 +577,13 @@ def _statement_then_question(text: str) -> tuple[str, str]:
 
     sentences = text_to_sentences(text).split("\n") if text else []
     if len(sentences) == 1:
-        # "My doctor mentioned exosomes, what are they?": a statement joined by a comma to a question that
-        # refers back to it.
+        # "My doctor mentioned exosomes, what are they?": a person's statement joined by a comma to a question that
+        # refers back to it. A heading joined so ("FasL on exosomes: what role does it play?") is the subject of
+        # one question: its words weigh as the question's own, not as a turn before it.
         joined = _JOINED_QUESTION.match(text)
         if (joined and not _QUESTION_OPENER.match(text)
-                and {w.lower() for w in words(joined.group(2))} & _ANAPHORA):
+                and {w.lower() for w in words(joined.group(2))} & _ANAPHORA
+                and {w.lower() for w in words(joined.group(1))} & _PERSONAL):
             return joined.group(1), joined.group(2)
     if len(sentences) < 2 or not sentences[-1].endswith("?") or any(s.endswith("?") for s in sentences[:-1]):
         return "", text

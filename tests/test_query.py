@@ -167,6 +167,9 @@ def test_a_statement_joined_by_a_comma_to_a_question_that_refers_back_is_followe
     # A phrase before a question that does not refer back is part of it; so is a question's own second clause.
     for text in ("In breast cancer, which miRNAs are elevated?", "What are exosomes, and how do they work?"):
         assert not pipeline.understand(text).follow_up, text
+    # A heading joined to a question about it is that question's subject, searched with the question's own weight.
+    heading = pipeline.understand("FasL on exosomes: what role does it play?")
+    assert not heading.follow_up and "fasl" in heading.topic_terms
 
 
 def test_a_request_for_a_definition_in_its_many_wordings(analyzer):
