@@ -25,7 +25,7 @@ MEASURING_SETS = ["tests/data/questions.jsonl", "tests/data/people_holdout.jsonl
                   "tests/data/people4_holdout.jsonl", "tests/data/statements_holdout.jsonl",
                   "tests/data/people5_holdout.jsonl", "tests/data/people6_holdout.jsonl",
                   "tests/data/people7_holdout.jsonl", "tests/data/people8_holdout.jsonl",
-                  "tests/data/people9_holdout.jsonl"]
+                  "tests/data/people9_holdout.jsonl", "tests/data/written2_holdout.jsonl"]
 SHARED_SETS = ["../shared/eval/dev.jsonl", "../shared/eval/public.jsonl"]
 KS = (1, 3, 5, 10)
 _MARKER = re.compile(r"\[\s*\d+(?:\s*[-\u2013\u2014,;]\s*\d+)*\s*\]")

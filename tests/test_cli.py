@@ -61,6 +61,6 @@ def test_eval_without_files_scores_every_set_of_the_project():
     assert set(FIT_SETS) <= set(project_sets())
     assert {"questions", "people_holdout", "people2_holdout", "people4_holdout", "statements_holdout",
             "people5_holdout", "people6_holdout", "people7_holdout", "people8_holdout",
-            "people9_holdout"} <= set(names)
+            "people9_holdout", "written2_holdout"} <= set(names)
     assert len(names) == len(set(names))  # one column each, the measuring sets first
     assert names[0] == "questions"

@@ -63,3 +63,12 @@ def test_people_questions_are_answered_or_declined_rightly(pipeline, name):
     # Most of what the papers do not answer is declined, and what is answered is mostly right.
     assert people["per_kind"]["unanswerable"]["answer"] >= PEOPLE_SETS[name]
     assert people["precision"] >= PEOPLE_SETS[name] - 0.05
+
+
+def test_written_comparisons_and_follow_ups_hold_their_measured_level(pipeline):
+    # written2: questions written against the papers by another hand, most of them comparisons and follow-ups (the
+    # kinds a held-out set weighs); measured 0.52 fresh, comparisons 9 of 29. A floor under what it measures now.
+    written = evaluate(pipeline, load_questions(QUESTIONS.parent / "written2_holdout.jsonl"))
+    assert written["overall"]["answer"] >= 0.46
+    assert written["per_kind"]["compare"]["answer"] >= 0.25
+    assert written["per_kind"]["citation"]["answer"] >= 0.9
